@@ -1,0 +1,170 @@
+"""Queries of the evidence store (``sales.evidence_records``, ``sales.ingestion_log``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from canary_stream.evidence.crypto import KeyRing
+from canary_stream.evidence.sealing import ChainHead, StoredEvent
+from canary_stream.models.envelope import SealedEnvelope
+
+RAW_PAYLOAD_COLUMN = "sales.evidence_records.raw_payload_enc"
+
+
+async def lock_merchants(conn: AsyncConnection, merchant_ids: Iterable[UUID]) -> None:
+    """Take each merchant's transaction-level advisory lock, in sorted order (no deadlocks)."""
+    for merchant_id in sorted({str(m) for m in merchant_ids}):
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"chain:{merchant_id}"},
+        )
+
+
+async def chain_heads(conn: AsyncConnection, merchant_ids: Iterable[UUID]) -> dict[UUID, ChainHead]:
+    """The last ``seq`` and chain hash of each merchant that has one."""
+    ids = list({m for m in merchant_ids})
+    rows = await conn.execute(
+        text(
+            "SELECT DISTINCT ON (merchant_id) merchant_id, seq, chain_hash "
+            "FROM sales.evidence_records WHERE merchant_id = ANY(:ids) "
+            "ORDER BY merchant_id, seq DESC"
+        ),
+        {"ids": ids},
+    )
+    return {r.merchant_id: ChainHead(r.seq, bytes(r.chain_hash)) for r in rows}
+
+
+_STORED_COLUMNS = (
+    "event_id, merchant_id, source_event_id, seq, event_hash, prev_chain_hash, chain_hash, "
+    "sealed_at"
+)
+
+
+def _stored(row: object) -> StoredEvent:
+    r = row
+    return StoredEvent(
+        event_id=r.event_id,  # type: ignore[attr-defined]
+        merchant_id=r.merchant_id,  # type: ignore[attr-defined]
+        source_event_id=r.source_event_id,  # type: ignore[attr-defined]
+        seq=r.seq,  # type: ignore[attr-defined]
+        event_hash=bytes(r.event_hash),  # type: ignore[attr-defined]
+        prev_chain_hash=bytes(r.prev_chain_hash) if r.prev_chain_hash else None,  # type: ignore[attr-defined]
+        chain_hash=bytes(r.chain_hash),  # type: ignore[attr-defined]
+        sealed_at=r.sealed_at,  # type: ignore[attr-defined]
+    )
+
+
+async def existing_events(
+    conn: AsyncConnection, event_ids: Sequence[UUID], natural_keys: Sequence[tuple[UUID, str]]
+) -> tuple[dict[UUID, StoredEvent], dict[tuple[UUID, str], StoredEvent]]:
+    """Stored rows matching the batch by ``event_id`` and by ``(merchant_id, source_event_id)``."""
+    by_id: dict[UUID, StoredEvent] = {}
+    by_natural: dict[tuple[UUID, str], StoredEvent] = {}
+    if not event_ids:
+        return by_id, by_natural
+    rows = await conn.execute(
+        text(
+            f"SELECT {_STORED_COLUMNS} FROM sales.evidence_records e "
+            "WHERE event_id = ANY(:ids) OR (merchant_id, source_event_id) IN "
+            "(SELECT * FROM unnest(CAST(:mids AS uuid[]), CAST(:sids AS text[])))"
+        ),
+        {
+            "ids": list(event_ids),
+            "mids": [m for m, _ in natural_keys],
+            "sids": [s for _, s in natural_keys],
+        },
+    )
+    for row in rows:
+        stored = _stored(row)
+        by_id[stored.event_id] = stored
+        by_natural[(stored.merchant_id, stored.source_event_id)] = stored
+    return by_id, by_natural
+
+
+async def insert_sealed(conn: AsyncConnection, records: Sequence[SealedEnvelope], ring: KeyRing) -> None:
+    """Insert the new chain links, raw payloads encrypted and bound to their row."""
+    if not records:
+        return
+    await conn.execute(
+        text(
+            "INSERT INTO sales.evidence_records (event_id, merchant_id, seq, source, source_type, "
+            "source_event_id, event_type, event_hash, prev_chain_hash, chain_hash, "
+            "raw_payload_enc, raw_size, parse_failed, oversize, signature_key_id, received_at, "
+            "sealed_at) VALUES (:event_id, :merchant_id, :seq, :source, :source_type, "
+            ":source_event_id, :event_type, :event_hash, :prev_chain_hash, :chain_hash, "
+            ":raw_payload_enc, :raw_size, :parse_failed, :oversize, :signature_key_id, "
+            ":received_at, :sealed_at)"
+        ),
+        [
+            {
+                "event_id": r.event_id,
+                "merchant_id": r.merchant_id,
+                "seq": r.seq,
+                "source": r.source,
+                "source_type": r.source_type,
+                "source_event_id": r.source_event_id,
+                "event_type": r.event_type,
+                "event_hash": bytes.fromhex(r.event_hash),
+                "prev_chain_hash": bytes.fromhex(r.prev_chain_hash) if r.prev_chain_hash else None,
+                "chain_hash": bytes.fromhex(r.chain_hash),
+                "raw_payload_enc": ring.encrypt(
+                    r.raw_payload,
+                    column=RAW_PAYLOAD_COLUMN,
+                    merchant_id=str(r.merchant_id),
+                    row_id=str(r.event_id),
+                ),
+                "raw_size": len(r.raw_payload),
+                "parse_failed": r.parse_failed,
+                "oversize": r.oversize,
+                "signature_key_id": r.signature_key_id,
+                "received_at": r.received_at,
+                "sealed_at": r.sealed_at,
+            }
+            for r in records
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One ``sales.ingestion_log`` row."""
+
+    event_id: UUID
+    merchant_id: UUID | None
+    step: str
+    status: str
+    detail: str | None = None
+
+
+async def log_ingestion(conn: AsyncConnection, entries: Sequence[LogEntry]) -> None:
+    """Append ingestion-log rows; a row that already exists is left as it is."""
+    if not entries:
+        return
+    await conn.execute(
+        text(
+            "INSERT INTO sales.ingestion_log (event_id, merchant_id, step, status, detail) "
+            "VALUES (:event_id, :merchant_id, :step, :status, :detail) "
+            "ON CONFLICT (event_id, step, status) DO NOTHING"
+        ),
+        [e.__dict__ for e in entries],
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """A stored chain link with its encrypted payload, as ``verify chain`` walks it."""
+
+    event_id: UUID
+    seq: int
+    event_hash: bytes
+    prev_chain_hash: bytes | None
+    chain_hash: bytes
+    raw_payload_enc: bytes
+    sealed_at: datetime
+

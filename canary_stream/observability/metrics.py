@@ -1,0 +1,39 @@
+"""Prometheus metrics of every process (names per operations.md); no merchant data in labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Histogram
+
+if TYPE_CHECKING:
+    from canary_stream.models.dead_letter import DeadLetter
+    from canary_stream.models.envelope import SealedEnvelope
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+webhooks = Counter("canary_webhooks_total", "Webhook requests by outcome", ["outcome"])
+events_sealed = Counter("canary_events_sealed_total", "Envelopes sealed into a chain")
+duplicates = Counter("canary_duplicates_total", "Duplicate deliveries dropped by seal")
+dead_letters = Counter(
+    "canary_dead_letters_total", "Dead-letter records by stage and reason", ["stage", "reason"]
+)
+received_to_sealed = Histogram(
+    "canary_latency_received_to_sealed_seconds",
+    "Seconds from ingress receipt to sealed commit",
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def record_sealed(
+    sealed: Sequence[SealedEnvelope], duplicate_count: int, dead: Sequence[DeadLetter], now: datetime
+) -> None:
+    """Count one seal batch's outcomes."""
+    events_sealed.inc(len(sealed))
+    duplicates.inc(duplicate_count)
+    for record in sealed:
+        received_to_sealed.observe(max(0.0, (now - record.received_at).total_seconds()))
+    for letter in dead:
+        dead_letters.labels(letter.stage, letter.reason).inc()

@@ -1,0 +1,106 @@
+"""``canary-stream up|down|ps``: the ingress and the four stage apps as background processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from canary_stream.apps import STAGES, web_port
+from canary_stream.settings import Settings
+from canary_stream.stack.pidfile import PidFile, stop_process
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One application process: its name, command line and health URL."""
+
+    name: str
+    args: list[str]
+    url: str
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    """What ``ps`` reports for one process."""
+
+    name: str
+    pid: int | None
+    alive: bool
+    url: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape of ``ps --json``."""
+        return asdict(self)
+
+
+def process_specs(settings: Settings) -> list[ProcessSpec]:
+    """The ingress first, then each stage app."""
+    host = settings.web_host
+    specs = [
+        ProcessSpec(
+            "ingress",
+            ["ingress"],
+            f"http://{settings.ingress_host}:{settings.ingress_port}",
+        )
+    ]
+    for stage in STAGES:
+        specs.append(
+            ProcessSpec(stage, ["worker", "--app", stage], f"http://{host}:{web_port(settings, stage)}")
+        )
+    return specs
+
+
+def _pidfile(settings: Settings, name: str) -> PidFile:
+    return PidFile(settings.state_dir / "run" / f"proc-{name}.pid")
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    """Where a process's output goes."""
+    return settings.state_dir / "logs" / f"{name}.log"
+
+
+def start_all(settings: Settings, names: list[str] | None = None) -> list[ProcessStatus]:
+    """Start every process that is not already running; idempotent."""
+    for spec in process_specs(settings):
+        if names and spec.name not in names:
+            continue
+        pidfile = _pidfile(settings, spec.name)
+        if pidfile.live_pid() is not None:
+            continue
+        log = log_path(settings, spec.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "canary_stream.cli.main", *spec.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=os.environ.copy(),
+            )
+        pidfile.write(proc.pid)
+    return status_all(settings)
+
+
+def stop_all(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Stop the processes ``up`` started (by pid file, never by name); return what stopped."""
+    stopped = []
+    for spec in reversed(process_specs(settings)):
+        if names and spec.name not in names:
+            continue
+        if stop_process(_pidfile(settings, spec.name), timeout=30.0) is not None:
+            stopped.append(spec.name)
+    return stopped
+
+
+def status_all(settings: Settings) -> list[ProcessStatus]:
+    """Each process with its pid, whether it is alive, and its URL."""
+    out = []
+    for spec in process_specs(settings):
+        record = _pidfile(settings, spec.name).read()
+        live = _pidfile(settings, spec.name).live_pid()
+        out.append(ProcessStatus(spec.name, record.pid if record else None, live is not None, spec.url))
+    return out
