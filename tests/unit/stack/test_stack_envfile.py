@@ -65,7 +65,9 @@ def test_merge_generates_valid_secrets_once_and_keeps_them() -> None:
     assert envfile.merge_env({}, urls)["CANARY_ENCRYPTION_KEYS"] != first["CANARY_ENCRYPTION_KEYS"]
 
 
-def test_settings_read_the_file_back(tmp_path: Path) -> None:
+def test_settings_read_the_file_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in envfile.SECRET_GENERATORS:
+        monkeypatch.delenv(name, raising=False)
     path = tmp_path / "stack.env"
     values = envfile.merge_env(
         {},
@@ -77,9 +79,7 @@ def test_settings_read_the_file_back(tmp_path: Path) -> None:
     )
     envfile.write_env(path, values)
     settings = Settings(_env_file=str(path))  # type: ignore[call-arg]
-    assert settings.encryption_ring() == decode_key_ring(
-        values["CANARY_ENCRYPTION_KEYS"], what="x"
-    )
+    assert settings.encryption_ring() == decode_key_ring(values["CANARY_ENCRYPTION_KEYS"], what="x")
     assert settings.card_hash_keys.get_secret_value() == values["CANARY_CARD_HASH_KEYS"]
 
 

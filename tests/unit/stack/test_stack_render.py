@@ -5,6 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from canary_stream.settings import Settings
 from canary_stream.stack import kafka, postgres
 from canary_stream.stack.common import last_log_line, resource_text, tail_lines
@@ -63,7 +65,7 @@ def test_log4j_resources_parse() -> None:
     ET.fromstring(resource_text("log4j2-tools.xml"))
 
 
-def test_kafka_cache_dir(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kafka_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert kafka.kafka_home("4.1.1") == tmp_path / "canary-stream" / "kafka-4.1.1"
 
