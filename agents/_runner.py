@@ -55,7 +55,9 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
-async def _retry(work: Callable[[], Awaitable[None]], *, stage: str, what: str) -> BaseException | None:
+async def _retry(
+    work: Callable[[], Awaitable[None]], *, stage: str, what: str
+) -> BaseException | None:
     """Run ``work`` until it succeeds or fails with a non-retriable error (returned)."""
     delay = BACKOFF_START
     failures = 0
@@ -89,7 +91,10 @@ async def _process(
         if error is None:
             return
         log.error(
-            "batch failed (attempt %d/%d): %s", attempt, SPLIT_AFTER, one_line(error),
+            "batch failed (attempt %d/%d): %s",
+            attempt,
+            SPLIT_AFTER,
+            one_line(error),
             extra={"stage": stage, "outcome": "FAILED"},
         )
     for event in events:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import faust
 from pydantic import ValidationError
 
 from agents._runner import one_line, run_batch
+from agents._stage import dead_letter, key_hint, merchant_key, publish, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
 from canary_stream.db import evidence as db
@@ -21,7 +20,7 @@ from canary_stream.evidence.crypto import KeyRing
 from canary_stream.evidence.sealing import plan_batch
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import Envelope
-from canary_stream.models.wire import WireModel, now_utc
+from canary_stream.models.wire import now_utc
 from canary_stream.observability import metrics
 
 STAGE = "seal"
@@ -43,14 +42,17 @@ def decode_batch(events: Sequence[Any]) -> Decoded:
         try:
             env = Envelope.model_validate_json(event.value)
         except (ValidationError, ValueError, TypeError) as exc:
-            key = event.key.decode("utf-8", "replace") if event.key else None
-            out.dead.append(_dead("decode_error", one_line(exc), merchant_hint=key))
+            out.dead.append(_dead("decode_error", one_line(exc), merchant_hint=key_hint(event)))
             continue
         if sha256(env.raw_payload).hex() != env.event_hash:
             log.critical(
                 "event hash mismatch: envelope altered in transit",
-                extra={"event_id": str(env.event_id), "merchant_id": str(env.merchant_id),
-                       "stage": STAGE, "outcome": "HASH_MISMATCH"},
+                extra={
+                    "event_id": str(env.event_id),
+                    "merchant_id": str(env.merchant_id),
+                    "stage": STAGE,
+                    "outcome": "HASH_MISMATCH",
+                },
             )
             out.dead.append(
                 _dead("hash_mismatch", "SHA-256 of raw_payload differs from event_hash", env=env)
@@ -61,24 +63,9 @@ def decode_batch(events: Sequence[Any]) -> Decoded:
 
 
 def _dead(
-    reason: str, error: str, *, env: Envelope | None = None, merchant_hint: str | None = None
+    reason: str, error: str, *, env: Envelope | None = None, merchant_hint: Any = None
 ) -> DeadLetter:
-    merchant: UUID | None = env.merchant_id if env else None
-    if merchant is None and merchant_hint:
-        try:
-            merchant = UUID(merchant_hint)
-        except ValueError:
-            merchant = None
-    return DeadLetter(
-        stage=STAGE,
-        reason=reason,  # type: ignore[arg-type]
-        event_id=env.event_id if env else None,
-        merchant_id=merchant,
-        provider_merchant_id=env.provider_merchant_id if env else None,
-        error=error,
-        at=now_utc(),
-        envelope=env,
-    )
+    return dead_letter(STAGE, reason, error, envelope=env, merchant_id=merchant_hint)
 
 
 class Sealer:
@@ -88,8 +75,6 @@ class Sealer:
         self.ctx = ctx
         self.ring = KeyRing(ctx.settings.encryption_ring())
         self.index = ctx.tables["idempotency"]
-        self.sealed_topic = ctx.settings.topic(topics.SEALED)
-        self.dead_topic = ctx.settings.topic(topics.DEAD_LETTER)
 
     async def handle(self, events: Sequence[Any]) -> None:
         """Seal a batch; returns only when its effects are committed and published."""
@@ -134,26 +119,18 @@ class Sealer:
             )
         if events:
             self.index.sweep(events[-1], now.timestamp())
-        sends = [
-            self._send(self.sealed_topic, str(r.merchant_id).encode(), r)
-            for r in plan.new + plan.republish
-        ]
-        sends += [self._send(self.dead_topic, d.kafka_key(), d) for d in dead]
-        await asyncio.gather(*[await s for s in sends])
-        metrics.record_sealed(plan.new, len(duplicates), dead, now)
-
-    async def _send(self, topic: str, key: bytes, record: WireModel) -> Any:
-        return await self.ctx.app.producer.send(
-            topic, key, record.to_bytes(), None, None, record.headers()
+        await publish(
+            self.ctx,
+            [(topics.SEALED, merchant_key(r.merchant_id), r) for r in plan.new + plan.republish],
         )
+        await publish_dead(self.ctx, dead)
+        metrics.record_sealed(plan.new, len(duplicates), now)
 
     async def dead_letter_record(self, event: Any, error: BaseException) -> None:
         """The runner's last resort for a record that keeps failing: dead-letter it."""
         decoded = decode_batch([event])
         env = decoded.envelopes[0][1] if decoded.envelopes else None
-        record = _dead("decode_error", one_line(error), env=env)
-        fut = await self._send(self.dead_topic, record.kafka_key(), record)
-        await fut
+        await publish_dead(self.ctx, [_dead("decode_error", one_line(error), env=env)])
 
 
 def register(app: faust.App, ctx: StageContext) -> None:

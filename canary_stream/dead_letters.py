@@ -46,7 +46,9 @@ async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
     except KafkaError as exc:
-        raise TransientError(f"broker unreachable ({type(exc).__name__}); is the stack up?") from exc
+        raise TransientError(
+            f"broker unreachable ({type(exc).__name__}); is the stack up?"
+        ) from exc
     finally:
         await consumer.stop()
     return out
@@ -60,7 +62,9 @@ class ReplayResult:
     still_unusable: int
 
 
-async def envelope_for(letter: DeadLetter, engine: AsyncEngine, settings: Settings) -> Envelope | None:
+async def envelope_for(
+    letter: DeadLetter, engine: AsyncEngine, settings: Settings
+) -> Envelope | None:
     """The envelope to send again, with the original ``event_id`` and ``received_at``."""
     if letter.envelope is not None:
         return letter.envelope
@@ -121,7 +125,9 @@ async def replay(
         for fut in futures:
             await fut
     except KafkaError as exc:
-        raise TransientError(f"broker unreachable ({type(exc).__name__}); is the stack up?") from exc
+        raise TransientError(
+            f"broker unreachable ({type(exc).__name__}); is the stack up?"
+        ) from exc
     finally:
         await producer.stop()
     return ReplayResult(replayed, unusable)

@@ -95,13 +95,13 @@ def compare_topics(
         policy = configs.get(spec.name, {}).get("cleanup.policy")
         want = spec.config.get("cleanup.policy")
         if want and policy is not None and policy != want:
-            problems.append(
-                TopicProblem(spec.name, f"cleanup.policy is {policy}, expected {want}")
-            )
+            problems.append(TopicProblem(spec.name, f"cleanup.policy is {policy}, expected {want}"))
     return problems
 
 
-async def check_topics(settings: Settings, names: Sequence[str] | None = None) -> list[TopicProblem]:
+async def check_topics(
+    settings: Settings, names: Sequence[str] | None = None
+) -> list[TopicProblem]:
     """Compare the broker's topics with the spec (only ``names`` when given)."""
     specs = [s for s in topic_specs(settings) if names is None or s.name in names]
     admin = make_admin(settings)

@@ -48,7 +48,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     ]
     for stage in STAGES:
         specs.append(
-            ProcessSpec(stage, ["worker", "--app", stage], f"http://{host}:{web_port(settings, stage)}")
+            ProcessSpec(
+                stage, ["worker", "--app", stage], f"http://{host}:{web_port(settings, stage)}"
+            )
         )
     return specs
 
@@ -102,5 +104,7 @@ def status_all(settings: Settings) -> list[ProcessStatus]:
     for spec in process_specs(settings):
         record = _pidfile(settings, spec.name).read()
         live = _pidfile(settings, spec.name).live_pid()
-        out.append(ProcessStatus(spec.name, record.pid if record else None, live is not None, spec.url))
+        out.append(
+            ProcessStatus(spec.name, record.pid if record else None, live is not None, spec.url)
+        )
     return out

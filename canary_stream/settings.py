@@ -159,7 +159,9 @@ class Settings(BaseSettings):
 
     def encryption_ring(self) -> dict[str, bytes]:
         """Key id → AES-256 key; the last entry is the newest and encrypts."""
-        ring = decode_key_ring(self.encryption_keys.get_secret_value(), what="CANARY_ENCRYPTION_KEYS")
+        ring = decode_key_ring(
+            self.encryption_keys.get_secret_value(), what="CANARY_ENCRYPTION_KEYS"
+        )
         if not ring:
             raise ConfigError(
                 "CANARY_ENCRYPTION_KEYS is empty: set it to 'k1:<base64 32 bytes>' "
@@ -177,7 +179,9 @@ class Settings(BaseSettings):
 def _one_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-    return f"CANARY_{field.upper()}: {err.get('msg', 'invalid value')} (fix the environment or .env)"
+    return (
+        f"CANARY_{field.upper()}: {err.get('msg', 'invalid value')} (fix the environment or .env)"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -68,7 +68,9 @@ async def verify_chain(
                     if report.first_break is not None:
                         return _broken(merchant_id, checked + report.checked, report.first_break)
                     return ChainVerdict(
-                        merchant_id, checked + report.checked, row.seq - 1,
+                        merchant_id,
+                        checked + report.checked,
+                        row.seq - 1,
                         f"seq {row.seq}: stored payload does not decrypt (altered or wrong key)",
                     )
                 records.append(

@@ -23,7 +23,9 @@ def list_(
 
     from canary_stream.dead_letters import read_dead_letters
 
-    letters = [d for d in run(read_dead_letters(settings())) if reason is None or d.reason == reason]
+    letters = [
+        d for d in run(read_dead_letters(settings())) if reason is None or d.reason == reason
+    ]
     rows = [
         {
             "at": d.model_dump(mode="json")["at"],

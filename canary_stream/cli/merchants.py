@@ -14,7 +14,9 @@ app = typer.Typer(help="Onboard and list merchants.", no_args_is_help=True)
 @app.command()
 @one_line_errors
 def add(
-    square_merchant_id: str = typer.Option(..., "--square-merchant-id", help="Square's merchant id"),
+    square_merchant_id: str = typer.Option(
+        ..., "--square-merchant-id", help="Square's merchant id"
+    ),
     currency: str = typer.Option("USD", help="ISO 4217 currency of the merchant"),
     timezone: str = typer.Option("UTC", help="IANA time zone, e.g. America/New_York"),
 ) -> None:

@@ -19,12 +19,14 @@ def dead_letters(
 
     Example: canary-stream replay dead-letters --reason unknown_merchant
     """
-    from canary_stream.dead_letters import envelope_for, read_dead_letters, replay
     from canary_stream.db.merchants import resolve
+    from canary_stream.dead_letters import envelope_for, read_dead_letters, replay
     from canary_stream.models.dead_letter import REPLAYABLE
 
     if reason not in REPLAYABLE:
-        raise fail(f"reason {reason!r} is not replayable; choose one of {', '.join(sorted(REPLAYABLE))}")
+        raise fail(
+            f"reason {reason!r} is not replayable; choose one of {', '.join(sorted(REPLAYABLE))}"
+        )
     cfg = settings()
 
     async def go() -> tuple[int, int]:

@@ -12,7 +12,9 @@ app = typer.Typer(help="Verify evidence: chains (and, later, proofs).", no_args_
 @app.command()
 @one_line_errors
 def chain(
-    merchant: str = typer.Option(..., "--merchant", help="Our merchant UUID or Square's merchant id"),
+    merchant: str = typer.Option(
+        ..., "--merchant", help="Our merchant UUID or Square's merchant id"
+    ),
 ) -> None:
     """Walk a merchant's chain from seq 1 and check every hash and link.
 
@@ -40,4 +42,6 @@ def chain(
     verdict = run(go())
     if not verdict.ok:
         raise fail(f"chain of {verdict.merchant_id} broken at {verdict.first_break}")
-    print(f"chain of {verdict.merchant_id} ok: {verdict.checked} links verified, head seq {verdict.head_seq}")
+    print(
+        f"chain of {verdict.merchant_id} ok: {verdict.checked} links verified, head seq {verdict.head_seq}"
+    )

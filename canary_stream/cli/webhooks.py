@@ -10,13 +10,17 @@ import typer
 
 from canary_stream.cli.common import database, fail, one_line_errors, run, settings
 
-app = typer.Typer(help="Manage webhook signature keys (the application keyring).", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage webhook signature keys (the application keyring).", no_args_is_help=True
+)
 
 
 @app.command()
 @one_line_errors
 def add(
-    notification_url: str = typer.Option(..., "--notification-url", help="URL registered with Square"),
+    notification_url: str = typer.Option(
+        ..., "--notification-url", help="URL registered with Square"
+    ),
     key_id: str | None = typer.Option(None, "--key-id", help="Name for the key (default: derived)"),
 ) -> None:
     """Store a signature key read from standard input (a subscription made in Square's dashboard).
@@ -28,8 +32,13 @@ def add(
 
     secret = sys.stdin.buffer.read().strip()
     if not secret:
-        raise fail("no signature key on standard input; pipe it in, e.g. printf '%s' \"$KEY\" | ...")
-    name = key_id or "sq-" + hashlib.sha256(notification_url.encode() + b"\n" + secret).hexdigest()[:12]
+        raise fail(
+            "no signature key on standard input; pipe it in, e.g. printf '%s' \"$KEY\" | ..."
+        )
+    name = (
+        key_id
+        or "sq-" + hashlib.sha256(notification_url.encode() + b"\n" + secret).hexdigest()[:12]
+    )
     cfg = settings()
     ring = KeyRing(cfg.encryption_ring())
 
@@ -67,7 +76,10 @@ def list_() -> None:
     table = Table("key_id", "notification_url", "active_from", "active_until", "active")
     for k in run(go()):
         table.add_row(
-            k.key_id, k.notification_url, k.active_from.isoformat(),
-            k.active_until.isoformat() if k.active_until else "-", "yes" if k.active_at(now) else "no",
+            k.key_id,
+            k.notification_url,
+            k.active_from.isoformat(),
+            k.active_until.isoformat() if k.active_until else "-",
+            "yes" if k.active_at(now) else "no",
         )
     Console().print(table)

@@ -87,7 +87,9 @@ async def existing_events(
     return by_id, by_natural
 
 
-async def insert_sealed(conn: AsyncConnection, records: Sequence[SealedEnvelope], ring: KeyRing) -> None:
+async def insert_sealed(
+    conn: AsyncConnection, records: Sequence[SealedEnvelope], ring: KeyRing
+) -> None:
     """Insert the new chain links, raw payloads encrypted and bound to their row."""
     if not records:
         return
@@ -167,4 +169,3 @@ class EvidenceRow:
     chain_hash: bytes
     raw_payload_enc: bytes
     sealed_at: datetime
-

@@ -29,7 +29,11 @@ class SigningKey:
 
 
 async def add_key(
-    conn: AsyncConnection, ring: KeyRing, key_id: str, notification_url: str, secret: bytes,
+    conn: AsyncConnection,
+    ring: KeyRing,
+    key_id: str,
+    notification_url: str,
+    secret: bytes,
     active_from: datetime,
 ) -> None:
     """Store a signature key, encrypted and bound to its row."""
@@ -63,7 +67,9 @@ async def load_keys(conn: AsyncConnection, ring: KeyRing) -> list[SigningKey]:
         SigningKey(
             key_id=r.key_id,
             notification_url=r.notification_url,
-            secret=ring.decrypt(bytes(r.secret_enc), column=SECRET_COLUMN, merchant_id="", row_id=r.key_id),
+            secret=ring.decrypt(
+                bytes(r.secret_enc), column=SECRET_COLUMN, merchant_id="", row_id=r.key_id
+            ),
             active_from=r.active_from,
             active_until=r.active_until,
         )

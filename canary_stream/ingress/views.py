@@ -54,7 +54,9 @@ class RateLimit:
         now = time.monotonic()
         if self.at == 0.0:
             self.tokens, self.at = float(self.per_minute), now
-        self.tokens = min(float(self.per_minute), self.tokens + (now - self.at) * self.per_minute / 60)
+        self.tokens = min(
+            float(self.per_minute), self.tokens + (now - self.at) * self.per_minute / 60
+        )
         self.at = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -181,21 +183,33 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     # 4. JSON and merchant id
     info = read_body(body, settings.ingress_soft_cap_bytes)
     received = ReceivedBody(
-        event_id=event_id, event_hash=event_hash, raw_payload=body,
-        received_at=received_at, signature_key_id=key_id,
+        event_id=event_id,
+        event_hash=event_hash,
+        raw_payload=body,
+        received_at=received_at,
+        signature_key_id=key_id,
     )
     if info.unusable is not None or info.provider_merchant_id is None:
-        return await _dead_letter(gate, "unparseable", info.unusable or "no merchant_id",
-                                  received, None, deadline)
+        return await _dead_letter(
+            gate, "unparseable", info.unusable or "no merchant_id", received, None, deadline
+        )
     # 5. merchant resolution
     merchant = await gate.directory.resolve(info.provider_merchant_id)
     if merchant is None:
-        return await _dead_letter(gate, "unknown_merchant", "merchant unknown or inactive",
-                                  received, info.provider_merchant_id, deadline)
+        return await _dead_letter(
+            gate,
+            "unknown_merchant",
+            "merchant unknown or inactive",
+            received,
+            info.provider_merchant_id,
+            deadline,
+        )
     # 6. the envelope, 200 only after the broker's ack
     envelope = _envelope(info, received, str(merchant.merchant_id))
     try:
-        await gate.produce(gate.events_topic, str(merchant.merchant_id).encode(), envelope, deadline)
+        await gate.produce(
+            gate.events_topic, str(merchant.merchant_id).encode(), envelope, deadline
+        )
     except (TimeoutError, KafkaError, Saturated) as exc:
         return _unavailable(exc)
     return _answer(200, "accepted", event_id=str(event_id))
@@ -221,8 +235,12 @@ def _envelope(info: BodyInfo, received: ReceivedBody, merchant_id: str) -> Envel
 
 
 async def _dead_letter(
-    gate: WebhookGate, reason: str, error: str, received: ReceivedBody,
-    provider_merchant_id: str | None, deadline: float,
+    gate: WebhookGate,
+    reason: str,
+    error: str,
+    received: ReceivedBody,
+    provider_merchant_id: str | None,
+    deadline: float,
 ) -> web.Response:
     record = DeadLetter(
         stage="ingress",

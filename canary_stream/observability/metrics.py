@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 if TYPE_CHECKING:
-    from canary_stream.models.dead_letter import DeadLetter
     from canary_stream.models.envelope import SealedEnvelope
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -27,13 +26,9 @@ received_to_sealed = Histogram(
 )
 
 
-def record_sealed(
-    sealed: Sequence[SealedEnvelope], duplicate_count: int, dead: Sequence[DeadLetter], now: datetime
-) -> None:
+def record_sealed(sealed: Sequence[SealedEnvelope], duplicate_count: int, now: datetime) -> None:
     """Count one seal batch's outcomes."""
     events_sealed.inc(len(sealed))
     duplicates.inc(duplicate_count)
     for record in sealed:
         received_to_sealed.observe(max(0.0, (now - record.received_at).total_seconds()))
-    for letter in dead:
-        dead_letters.labels(letter.stage, letter.reason).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -148,6 +149,17 @@ class KafkaPaths:
         )
 
 
+def write_if_changed(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+    with contextlib.suppress(OSError):
+        if path.read_text() == text:
+            return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def java_bin() -> str:
     """The ``java`` to run: ``$JAVA_HOME/bin/java`` or the one on PATH."""
     java_home = os.environ.get("JAVA_HOME")
@@ -205,8 +217,7 @@ def _java_tool(settings: Settings, main_class: str, args: list[str], timeout: fl
     """Run one of Kafka's command-line tools; returns stdout or raises ``StackError``."""
     libs = ensure_jars(settings.kafka_version)
     paths = KafkaPaths.of(settings)
-    paths.base.mkdir(parents=True, exist_ok=True)
-    paths.tools_log4j.write_text(resource_text("log4j2-tools.xml"))
+    write_if_changed(paths.tools_log4j, resource_text("log4j2-tools.xml"))
     cmd = [
         java_bin(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
         "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={paths.tools_log4j}",
@@ -286,8 +297,8 @@ def start(settings: Settings, echo: Echo = quiet) -> int:
     java = java_bin()
     paths.data.mkdir(parents=True, exist_ok=True)
     paths.log.parent.mkdir(parents=True, exist_ok=True)
-    paths.properties.write_text(render_server_properties(settings, paths.data))
-    paths.log4j.write_text(resource_text("log4j2.xml"))
+    write_if_changed(paths.properties, render_server_properties(settings, paths.data))
+    write_if_changed(paths.log4j, resource_text("log4j2.xml"))
     if not is_formatted(paths):
         format_storage(settings, paths, echo)
     cmd = [
@@ -338,6 +349,17 @@ async def _metadata(bootstrap: str, seconds: float) -> None:
             await admin.close()
 
 
+def _run_coroutine(bootstrap: str, seconds: float) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_metadata(bootstrap, seconds))
+        return
+    # Called from async code: run the check on a private loop in a worker thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _metadata(bootstrap, seconds)).result()
+
+
 def check_ready(settings: Settings, timeout: float = 5.0) -> bool:
     """TCP connect plus an aiokafka admin metadata call against the local broker."""
     if not port_open(HOST, settings.kafka_port):
@@ -346,7 +368,7 @@ def check_ready(settings: Settings, timeout: float = 5.0) -> bool:
     old_level = aiokafka_log.level
     aiokafka_log.setLevel(logging.CRITICAL)
     try:
-        asyncio.run(_metadata(f"{HOST}:{settings.kafka_port}", timeout))
+        _run_coroutine(f"{HOST}:{settings.kafka_port}", timeout)
         return True
     except Exception:
         return False

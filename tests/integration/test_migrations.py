@@ -219,13 +219,15 @@ def of_merchant(table: Table, merchant_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 async def refused(conn: AsyncConnection, statement: Executable) -> tuple[str | None, str]:
-    """Run ``statement`` in a savepoint; it must fail. Returns (SQLSTATE, message)."""
+    """Run ``statement`` in a savepoint; it must fail. Returns (SQLSTATE, primary message)."""
     savepoint = await conn.begin_nested()
     try:
         await conn.execute(statement)
     except DBAPIError as exc:
         await savepoint.rollback()
-        return getattr(exc.orig, "sqlstate", None), str(exc.orig)
+        diag = getattr(exc.orig, "diag", None)
+        message = getattr(diag, "message_primary", None) or str(exc.orig)
+        return getattr(exc.orig, "sqlstate", None), message
     await savepoint.rollback()
     pytest.fail(f"not refused: {statement}")
 

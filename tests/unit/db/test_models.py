@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Integer,
     LargeBinary,
@@ -283,11 +284,7 @@ def test_column_types_follow_the_spec() -> None:
 
 def test_closed_lists_are_check_constraints() -> None:
     def checks(name: str) -> set[str]:
-        return {
-            str(c.name)
-            for c in table(name).constraints
-            if c.__class__.__name__ == "CheckConstraint"
-        }
+        return {str(c.name) for c in table(name).constraints if isinstance(c, CheckConstraint)}
 
     assert {"ck_ingestion_log_step", "ck_ingestion_log_status"} <= checks("sales.ingestion_log")
     assert {
