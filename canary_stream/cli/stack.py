@@ -127,6 +127,11 @@ def logs(
 def _follow(paths: dict[str, Path]) -> None:
     offsets = {name: p.stat().st_size if p.exists() else 0 for name, p in paths.items()}
     prefix = len(paths) > 1
+    with contextlib.suppress(KeyboardInterrupt):
+        _follow_loop(paths, offsets, prefix)
+
+
+def _follow_loop(paths: dict[str, Path], offsets: dict[str, int], prefix: bool) -> None:
     while True:
         for name, path in paths.items():
             size = path.stat().st_size if path.exists() else 0
@@ -144,7 +149,7 @@ def _follow(paths: dict[str, Path]) -> None:
 
 @app.command()
 def env() -> None:
-    """Print ``export NAME='value'`` lines for the stack's URLs and local dev secrets.
+    """Print export NAME='value' lines for the stack's URLs and local dev secrets.
 
     Example: eval "$(canary-stream stack env)"
     """

@@ -28,6 +28,31 @@ from canary_stream.simulate.world import (
     ticket,
 )
 
+#: Field order of Square's Payment and PaymentRefund (as the SDK models list them).
+FIELD_ORDER: dict[str, tuple[str, ...]] = {
+    "payment": (
+        "id", "created_at", "updated_at", "amount_money", "tip_money", "total_money",
+        "app_fee_money", "approved_money", "processing_fee", "refunded_money", "status",
+        "delay_duration", "delay_action", "delayed_until", "source_type", "card_details",
+        "cash_details", "location_id", "order_id", "customer_id", "employee_id",
+        "team_member_id", "refund_ids", "risk_evaluation", "buyer_email_address",
+        "billing_address", "shipping_address", "note", "capabilities", "receipt_number",
+        "receipt_url", "device_details", "application_details", "version_token",
+    ),
+    "refund": (
+        "id", "status", "location_id", "unlinked", "destination_type", "amount_money",
+        "processing_fee", "payment_id", "order_id", "reason", "created_at", "updated_at",
+        "team_member_id",
+    ),
+}  # fmt: skip
+
+
+def ordered(kind: str, obj: Json) -> Json:
+    """A copy of ``obj`` with its keys in Square's order (unknown keys last)."""
+    order = FIELD_ORDER[kind]
+    rank = {name: i for i, name in enumerate(order)}
+    return {k: obj[k] for k in sorted(obj, key=lambda k: rank.get(k, len(order)))}
+
 
 def card_fee(total: int, keyed: bool) -> int:
     """Square's US processing fee: 2.6% + 15¢ in person, 3.5% + 15¢ keyed."""

@@ -269,6 +269,18 @@ def format_storage(settings: Settings, paths: KafkaPaths, echo: Echo = quiet) ->
     return cluster_id
 
 
+def _check_same_address(paths: KafkaPaths, wanted: str) -> None:
+    try:
+        running = json.loads(paths.info.read_text()).get("address")
+    except (OSError, ValueError, AttributeError):
+        return
+    if running and running != wanted:
+        raise StackError(
+            f"kafka is already running on {running} but the settings say {wanted}: "
+            "run 'canary-stream stack down' first"
+        )
+
+
 def check_ports_free(settings: Settings) -> None:
     """Raise ``StackError`` when someone else already listens on the broker's ports."""
     for port in (settings.kafka_port, settings.kafka_controller_port):
@@ -289,6 +301,7 @@ def start(settings: Settings, echo: Echo = quiet) -> int:
     paths = KafkaPaths.of(settings)
     pid = paths.pidfile.live_pid()
     if pid is not None:
+        _check_same_address(paths, f"{HOST}:{settings.kafka_port}")
         echo(f"kafka: already running (pid {pid})")
         return pid
     paths.pidfile.remove()

@@ -180,7 +180,10 @@ def ensure_binaries(settings: Settings, echo: Echo = quiet) -> Path:
             tail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
             raise StackError(f"'{' '.join(cmd)}' failed: {tail}")
     if not (bin_dir / "postgres").exists():
-        raise StackError(f"PostgreSQL was installed but {bin_dir}/postgres is still missing")
+        raise StackError(
+            f"apt-get ran but {bin_dir}/postgres is still missing: point "
+            "CANARY_POSTGRES_BIN_DIR at the installed server's bin directory"
+        )
     return bin_dir
 
 
@@ -247,6 +250,18 @@ def initdb(bin_dir: Path, paths: PgPaths, user: RunAs | None, echo: Echo = quiet
         raise StackError(f"initdb failed: {lines[0]}")
 
 
+def _check_same_address(paths: PgPaths, wanted: str) -> None:
+    try:
+        running = json.loads(paths.info.read_text()).get("address")
+    except (OSError, ValueError, AttributeError):
+        return
+    if running and running != wanted:
+        raise StackError(
+            f"postgres is already running on {running} but the settings say {wanted}: "
+            "run 'canary-stream stack down' first"
+        )
+
+
 def check_port_free(settings: Settings) -> None:
     """Raise ``StackError`` when someone else already listens on the server's port."""
     if port_open(HOST, settings.postgres_port):
@@ -266,6 +281,7 @@ def start(settings: Settings, echo: Echo = quiet) -> int:
     existing = PgPaths.existing(settings)
     pid = existing.pidfile.live_pid()
     if pid is not None:
+        _check_same_address(existing, f"{HOST}:{settings.postgres_port}")
         echo(f"postgres: already running (pid {pid})")
         return pid
     existing.pidfile.remove()
