@@ -80,3 +80,21 @@ def pipeline_factory(
     for pipe in made:
         pipe.stop_all()
 
+
+@pytest.fixture(scope="module")
+def module_pipeline_factory(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """Like ``pipeline_factory``, but its pipelines (and processes) last for the whole module,
+    so many cases can share one set of started processes."""
+    made: list[Pipeline] = []
+
+    def make(**overrides: str) -> Pipeline:
+        pipe = Pipeline(stack_settings, tmp_path_factory.mktemp("pipe"), overrides=overrides)
+        pipe.cli("topics", "create")
+        made.append(pipe)
+        return pipe
+
+    yield make
+    for pipe in made:
+        pipe.stop_all()

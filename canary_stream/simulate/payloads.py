@@ -98,7 +98,7 @@ def _ms(seconds: float) -> timedelta:
 
 
 class Traffic:
-    """An endless, deterministic stream of Square webhooks for a set of merchants."""
+    """An endless, deterministic stream of Square webhooks for a set of merchants (iterate once)."""
 
     def __init__(
         self,
@@ -126,9 +126,16 @@ class Traffic:
 
         self.merchants = [new_merchant(mid, cur(mid), seed, self.start.year) for mid in ids]
         self._open: dict[str, list[Story]] = {m.merchant_id: [] for m in self.merchants}
+        self._iterated = False
 
     # The scheduler ------------------------------------------------------------------
     def __iter__(self) -> Iterator[Webhook]:
+        if self._iterated:
+            raise RuntimeError("a Traffic stream can be iterated once; make a new one")
+        self._iterated = True
+        return self._generate()
+
+    def _generate(self) -> Iterator[Webhook]:
         rng, weights = self.rng, [m.weight for m in self.merchants]
         i = 0
         while True:

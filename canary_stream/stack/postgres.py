@@ -379,13 +379,16 @@ def bootstrap(settings: Settings) -> None:
             roles.append((app.user, app.password))
         for role, password in roles:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            # The owner may create databases: the migration test runs in a scratch database.
+            createdb = "CREATEDB" if role == owner.user else "NOCREATEDB"
             conn.execute(
                 sql.SQL(
-                    "{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "{} ROLE {} WITH LOGIN NOSUPERUSER {} NOCREATEROLE NOREPLICATION "
                     "NOBYPASSRLS PASSWORD {}"
                 ).format(
                     sql.SQL("ALTER" if exists else "CREATE"),
                     sql.Identifier(role),
+                    sql.SQL(createdb),
                     sql.Literal(password),
                 )
             )

@@ -1,0 +1,45 @@
+"""Settings: prefix, validation in one line, key rings, secrets never printed."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from canary_stream.errors import ConfigError
+from canary_stream.settings import Settings, decode_key_ring, get_settings
+
+KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def test_key_ring_forms():
+    assert decode_key_ring(f"k1:{KEY},k2:{KEY}", what="x") == {"k1": b"k" * 32, "k2": b"k" * 32}
+    assert decode_key_ring(f'{{"a": "{KEY}"}}', what="x") == {"a": b"k" * 32}
+    with pytest.raises(ValueError, match="must decode to 32 bytes"):
+        decode_key_ring("k1:" + base64.b64encode(b"short").decode(), what="x")
+
+
+def test_bad_value_is_one_line(monkeypatch):
+    monkeypatch.setenv("CANARY_TOPIC_PARTITIONS", "zero")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as err:
+        get_settings()
+    get_settings.cache_clear()
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith("CANARY_TOPIC_PARTITIONS:")
+
+
+def test_secrets_are_not_printed():
+    s = Settings(_env_file=None, encryption_keys=f"k1:{KEY}")  # type: ignore[call-arg]
+    assert KEY not in repr(s) and KEY not in str(s.model_dump())
+    assert s.encryption_ring() == {"k1": b"k" * 32}
+
+
+def test_missing_encryption_key_says_what_to_do():
+    with pytest.raises(ConfigError, match="CANARY_ENCRYPTION_KEYS is empty"):
+        Settings(_env_file=None, encryption_keys="").encryption_ring()  # type: ignore[call-arg]
+
+
+def test_sqlalchemy_url_uses_psycopg():
+    s = Settings(_env_file=None, database_url="postgresql://a:b@h:1/d")  # type: ignore[call-arg]
+    assert s.sqlalchemy_url() == "postgresql+psycopg://a:b@h:1/d"
