@@ -50,21 +50,33 @@ run: install stack-up ## Stack, migrations, topics, all processes, demo; then pr
 	@$(MAKE) --no-print-directory run-demo
 	@$(MAKE) --no-print-directory run-urls
 
-# ============================================================================================
-# run-demo — EXTEND HERE: fake Square, onboard the demo merchant, simulate for a minute, …
-# (called by `make run` after `canary-stream up`; keep each step idempotent)
+# run-demo: a demo signature key in the keyring, three simulated merchants onboarded, and a
+# minute of signed webhooks through the running pipeline (DEMO_SECONDS=0 skips the traffic).
+DEMO_KEY     ?= canary-demo-signature-key
+DEMO_SECONDS ?= 60
+DEMO_RATE    ?= 50
 run-demo:
-	@true
-# ============================================================================================
+	@printf '%s' '$(DEMO_KEY)' | $(CLI) webhooks add \
+	  --notification-url "$$($(PY) -c 'from canary_stream.settings import get_settings as g; print(g().notification_url)')" \
+	  2>/dev/null || echo "demo key already in the keyring"
+	@if [ "$(DEMO_SECONDS)" != "0" ]; then \
+	  $(CLI) simulate --rate $(DEMO_RATE) --merchants 3 --duration $(DEMO_SECONDS) --seed 1 \
+	    --onboard --signature-key '$(DEMO_KEY)'; \
+	  $(CLI) merchants list; \
+	  for m in $$($(PY) -c 'from canary_stream.simulate.payloads import merchant_ids; print(*merchant_ids(1, 3))'); do \
+	    $(CLI) verify chain --merchant $$m; done; \
+	fi
 
 run-urls:
 	@$(PY) -c 'from canary_stream.settings import get_settings; s = get_settings(); \
 	print(); \
 	print("canary-stream is running:"); \
 	print(f"  webhook URL    {s.notification_url}"); \
-	print(f"  status page    http://{s.ingress_host}:{s.ingress_port}/"); \
+	print(f"  health         http://{s.ingress_host}:{s.ingress_port}/health/ready  (and /metrics)"); \
 	print(f"  kafka          {s.kafka_bootstrap}"); \
-	print(f"  lag            $(CLI) lag"); \
+	print(f"  verify a chain $(CLI) verify chain --merchant <square merchant id>"); \
+	print(f"  dead letters   $(CLI) dead-letters list"); \
+	print(f"  more traffic   $(CLI) simulate --rate 200 --merchants 5 --duration 60 --onboard --signature-key $(DEMO_KEY)"); \
 	print(f"  processes      $(CLI) ps"); \
 	print(f"  local stack    $(STACK) status"); \
 	print(f"  settings       eval \"$$($(STACK) env)\""); \

@@ -28,6 +28,8 @@ GROUPS = [
     ("verify", "verify"),
     ("dead_letters", "dead-letters"),
     ("replay", "replay"),
+    ("simulate", "simulate"),
+    ("fake_square", "fake-square"),
 ]
 for module_name, group in GROUPS:
     module = importlib.import_module(f"canary_stream.cli.{module_name}")

@@ -29,6 +29,8 @@ from canary_stream.settings import Settings
 log = logging.getLogger("canary.ingress")
 
 KEYRING_REFRESH_SECONDS = 5.0
+#: After a signature matched no key, the keyring is reloaded at most this often.
+KEYRING_MISS_REFRESH_SECONDS = 1.0
 
 
 class MerchantDirectory:
@@ -115,11 +117,15 @@ class Keyring:
             self.keys = await keys_db.load_keys(conn, self.ring)
         self.loaded_at = time.monotonic()
 
-    async def active(self) -> dict[str, list[tuple[str, bytes]]]:
-        """Notification URL → [(key_id, secret)] of keys active now (reloaded every few seconds)."""
-        if time.monotonic() - self.loaded_at > KEYRING_REFRESH_SECONDS:
+    async def active(
+        self, *, max_age: float = KEYRING_REFRESH_SECONDS
+    ) -> dict[str, list[tuple[str, bytes]]]:
+        """Notification URL → [(key_id, secret)] of keys active now, reloaded when older than
+        ``max_age`` seconds (the view asks again with a short age after a miss, so a key added
+        a moment ago verifies at once)."""
+        if time.monotonic() - self.loaded_at > max_age:
             async with self._lock:
-                if time.monotonic() - self.loaded_at > KEYRING_REFRESH_SECONDS:
+                if time.monotonic() - self.loaded_at > max_age:
                     try:
                         await self.refresh()
                     except Exception as exc:  # keep verifying with the keys we have

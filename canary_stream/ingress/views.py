@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 from canary_stream import topics
 from canary_stream.ingress import keys
 from canary_stream.ingress.body import BodyInfo, read_body
-from canary_stream.ingress.directory import Keyring, MerchantDirectory
+from canary_stream.ingress.directory import KEYRING_MISS_REFRESH_SECONDS, Keyring, MerchantDirectory
 from canary_stream.ingress.signature import HEADER, verify_signature
 from canary_stream.models.dead_letter import DeadLetter, ReceivedBody, RejectedRequest
 from canary_stream.models.envelope import Envelope
@@ -158,9 +158,10 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     # 3. signature against every active key
     header = request.headers.get(HEADER)
     groups = await gate.keyring.active()
-    key_id = None
-    for url, url_keys in groups.items():
-        key_id = verify_signature(header, url, body, url_keys) or key_id
+    key_id = _verify(header, body, groups)
+    if key_id is None and header:
+        groups = await gate.keyring.active(max_age=KEYRING_MISS_REFRESH_SECONDS)
+        key_id = _verify(header, body, groups)
     if key_id is None:
         gate.reject_in_background(
             DeadLetter(
@@ -213,6 +214,16 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     except (TimeoutError, KafkaError, Saturated) as exc:
         return _unavailable(exc)
     return _answer(200, "accepted", event_id=str(event_id))
+
+
+def _verify(
+    header: str | None, body: bytes, groups: dict[str, list[tuple[str, bytes]]]
+) -> str | None:
+    """The id of the active key that signed ``body``, checking each key against its own URL."""
+    key_id = None
+    for url, url_keys in groups.items():
+        key_id = verify_signature(header, url, body, url_keys) or key_id
+    return key_id
 
 
 def _envelope(info: BodyInfo, received: ReceivedBody, merchant_id: str) -> Envelope:

@@ -1,0 +1,282 @@
+"""Shared helpers of the benchmarks: isolated pipelines, bodies, topics, results, tables.
+
+Benchmarks reuse the test harness's :class:`Pipeline` (own topic prefix, state dir and free
+ports; real processes started as subprocesses) and add what only benchmarks need: a
+realistic ~1 KB Square body, process CPU accounting, and a JSON result file per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+from aiokafka.admin import NewTopic  # noqa: E402
+from harness import Pipeline, Proc, free_port  # noqa: E402
+
+from canary_stream.kafka import make_admin  # noqa: E402
+from canary_stream.settings import Settings  # noqa: E402
+
+__all__ = ["ROOT", "Pipeline", "Proc", "free_port"]
+
+
+# Bodies -----------------------------------------------------------------------------------
+_BODY = (
+    '{{"merchant_id":"{pmid}","type":"payment.created","event_id":"{event_id}",'
+    '"created_at":"2026-11-30T10:00:00.000Z","data":{{"type":"payment","id":"{pay}",'
+    '"object":{{"payment":{{"id":"{pay}","created_at":"2026-11-30T09:59:58.412Z",'
+    '"updated_at":"2026-11-30T09:59:59.803Z","amount_money":{{"amount":{amount},'
+    '"currency":"USD"}},"total_money":{{"amount":{amount},"currency":"USD"}},'
+    '"approved_money":{{"amount":{amount},"currency":"USD"}},"status":"COMPLETED",'
+    '"delay_duration":"PT168H","source_type":"CARD","card_details":{{"status":"CAPTURED",'
+    '"card":{{"card_brand":"VISA","last_4":"1111","exp_month":11,"exp_year":2028,'
+    '"fingerprint":"sq-1-{fp}","card_type":"CREDIT","bin":"411111"}},'
+    '"entry_method":"EMV","cvv_status":"CVV_NOT_CHECKED","avs_status":"AVS_NOT_CHECKED",'
+    '"statement_description":"SQ *CANARY CORNER STORE"}},"location_id":"LR85OSLA1D66T",'
+    '"order_id":"{order}","receipt_number":"{receipt}","version_token":"{token}"}}}}}}}}'
+)
+
+
+def square_body(pmid: str, event_id: str | None = None, n: int = 0) -> bytes:
+    """A ~1 KB Square ``payment.created`` body for merchant ``pmid`` (fresh ids each call)."""
+    ids = uuid.uuid4().hex + uuid.uuid4().hex
+    return _BODY.format(
+        pmid=pmid,
+        event_id=event_id or str(uuid.uuid4()),
+        pay=ids[:29],
+        amount=100 + n % 9900,
+        fp=ids[29:61],
+        order=ids[32:61],
+        receipt=ids[:4].upper(),
+        token=ids[10:46],
+    ).encode()
+
+
+# Broker -----------------------------------------------------------------------------------
+async def create_topic(settings: Settings, name: str, partitions: int) -> None:
+    """Create one plain topic (the anchors' output topics)."""
+    admin = make_admin(settings)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, settings.replication_factor)])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (this run's topics only)."""
+    admin = make_admin(settings)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
+    finally:
+        await admin.close()
+
+
+class TopicSize:
+    """Sum of a topic's end offsets (how many records it holds), asked repeatedly."""
+
+    def __init__(self, settings: Settings, topic: str, partitions: int) -> None:
+        self.parts = [TopicPartition(topic, p) for p in range(partitions)]
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+
+    async def __aenter__(self) -> TopicSize:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def __call__(self) -> int:
+        return sum((await self.consumer.end_offsets(self.parts)).values())
+
+
+async def watch_progress(
+    count: Any, total: int, *, started: float, timeout: float, interval: float = 0.05
+) -> dict[str, Any]:
+    """Poll ``await count()`` until it reaches ``total``; the steady rate is measured from
+    the first poll that saw progress to the one that saw the last record (start-up excluded).
+    """
+    first_at = first_n = None
+    n = 0
+    deadline = started + timeout
+    while time.monotonic() < deadline:
+        n = await count()
+        now = time.monotonic()
+        if n and first_at is None:
+            first_at, first_n = now, n
+        if n >= total:
+            break
+        await asyncio.sleep(interval)
+    else:
+        raise TimeoutError(f"only {n} of {total} records after {timeout:.0f}s")
+    assert first_at is not None and first_n is not None
+    steady = (total - first_n) / (now - first_at) if now > first_at else float("nan")
+    return {
+        "events": total,
+        "events_per_s": steady,
+        "first_output_after_s": first_at - started,
+        "last_output_after_s": now - started,
+        "events_per_s_from_start": total / (now - started),
+    }
+
+
+# Processes --------------------------------------------------------------------------------
+def spawn(
+    name: str, args: Sequence[str], env: dict[str, str], log: Path, url: str,
+    profile: Path | None = None,
+) -> Proc:
+    """Start ``python [-m cProfile -o PROFILE] ARGS`` in its own session, output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    with open(log, "ab") as out:
+        popen = subprocess.Popen(
+            [sys.executable, *prof, *args], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    return Proc(name, popen, url, log)
+
+
+def start_app(pipe: Pipeline, name: str, profile: Path | None = None, wait: bool = True) -> Proc:
+    """Like ``Pipeline.start`` (same command, env and log), optionally under cProfile."""
+    args = ["ingress"] if name == "ingress" else ["worker", "--app", name]
+    port = pipe.ports[name]
+    proc = spawn(
+        name, ["-m", "canary_stream.cli.main", *args], pipe.env(),
+        pipe.root / "logs" / f"{name}.log", f"http://127.0.0.1:{port}", profile,
+    )
+    pipe.procs.append(proc)
+    if wait:
+        pipe.wait_ready(proc)
+    return proc
+
+
+def wait_http(proc: Proc, path: str = "/health/ready", timeout: float = 60.0) -> None:
+    """Wait until ``proc`` answers 200 on ``path``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
+        try:
+            with urllib.request.urlopen(proc.url + path, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{proc.name} not ready after {timeout}s:\n{proc.tail()}")
+
+
+def stop(procs: Sequence[Proc]) -> None:
+    """SIGTERM each process we started (SIGKILL after 30 s), newest first."""
+    for proc in reversed(procs):
+        proc.kill(signal.SIGTERM)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    """The functions with the most own time in a cProfile dump."""
+    import pstats
+
+    print(f"\nprofile {path} (top {top} by own time):")
+    pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
+
+
+# Reporting --------------------------------------------------------------------------------
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain fixed-width table on stdout."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def machine() -> dict[str, Any]:
+    """Machine facts and versions for the result file."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    meminfo = Path("/proc/meminfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+    status = subprocess.run(
+        [sys.executable, "-m", "canary_stream.cli.main", "stack", "status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    ).stdout
+    kafka = re.search(r"Apache Kafka (\S+)", status)
+    postgres = re.search(r"PostgreSQL (\S+)", status)
+    versions = {p: metadata.version(p) for p in ("aiokafka", "faust-streaming", "aiohttp", "psycopg")}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model.group(1).strip() if model else "unknown",
+        "mem_total_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "kafka": kafka.group(1) if kafka else Settings().kafka_version + " (configured)",
+        "postgresql": postgres.group(1) if postgres else "unknown",
+        **versions,
+    }
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>-<timestamp>.json`` and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.json"
+    doc = {"benchmark": name, "finished_at": stamp, "machine": machine(), **payload}
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return path
+
+
+def ratio(a: float, b: float) -> float:
+    """``a / b`` as a percentage (nan when ``b`` is zero)."""
+    return 100.0 * a / b if b else float("nan")
+
+
+def run_prefix(kind: str) -> str:
+    """A random topic prefix for one benchmark run (``b<kind><hex>``)."""
+    return f"b{kind}{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,62 @@
+"""What every route module of the fake needs: the state key, the caller, the JSON body."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from canary_stream.square.fake.errors import SquareFault, unauthorized
+from canary_stream.square.fake.store import FakeSquareState
+
+STATE_KEY = web.AppKey("fake_square_state", FakeSquareState)
+
+#: ``request[CALLER_KEY]`` after authentication: ``"application"`` (the app's own token).
+CALLER_KEY = "fake_square_caller"
+
+
+def state_of(request: web.Request) -> FakeSquareState:
+    """The state the app was made with."""
+    return request.app[STATE_KEY]
+
+
+def authenticate(state: FakeSquareState, header: str | None) -> str:
+    """Who is calling: ``"application"``; raises Square's 401 otherwise."""
+    if not header:
+        raise unauthorized(
+            "Your request did not include an `Authorization` http header with an access token."
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("The `Authorization` http header of your request was malformed.")
+    if hmac.compare_digest(token.strip().encode(), state.access_token.encode()):
+        return "application"
+    raise unauthorized()
+
+
+def require_application(request: web.Request) -> None:
+    """Application-owned APIs (webhook subscriptions) refuse merchant OAuth tokens."""
+    if request.get(CALLER_KEY) != "application":
+        raise SquareFault(
+            403,
+            "Webhook subscriptions can only be managed with the application's access token.",
+            code="FORBIDDEN",
+        )
+
+
+async def json_object(request: web.Request, *, required: bool = True) -> dict[str, Any]:
+    """The request body as a JSON object (``{}`` when empty and not ``required``)."""
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise SquareFault(400, "Expected a JSON body.", code="EXPECTED_JSON_BODY")
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise SquareFault(400, "The body is not valid JSON.", code="EXPECTED_JSON_BODY") from None
+    if not isinstance(doc, dict):
+        raise SquareFault(400, "Expected a JSON object.", code="EXPECTED_OBJECT")
+    return doc
