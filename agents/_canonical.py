@@ -67,7 +67,7 @@ def register_consumer(app: faust.App, ctx: StageContext, consumer: CanonicalCons
     ctx.topic(topics.DEAD_LETTER)
 
     @app.agent(source, name=consumer.stage, concurrency=1)
-    async def agent(stream: faust.StreamT) -> None:
+    async def agent(stream: Any) -> None:
         async for events in stream.take_events(500, 0.05):
             await run_batch(
                 events,

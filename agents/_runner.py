@@ -15,6 +15,7 @@ events are acked (by Faust, after the batch) only once their effects are durable
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -87,7 +88,7 @@ async def _process(
     events: Sequence[Any], handle: BatchHandler, on_record_failure: RecordFailure, stage: str
 ) -> None:
     for attempt in range(1, SPLIT_AFTER + 1):
-        error = await _retry(lambda: handle(events), stage=stage, what="batch")
+        error = await _retry(functools.partial(handle, events), stage=stage, what="batch")
         if error is None:
             return
         log.error(
@@ -98,9 +99,10 @@ async def _process(
             extra={"stage": stage, "outcome": "FAILED"},
         )
     for event in events:
-        error = await _retry(lambda e=event: handle([e]), stage=stage, what="record")
+        error = await _retry(functools.partial(handle, [event]), stage=stage, what="record")
         if error is not None:
-            await _retry(lambda e=event, x=error: on_record_failure(e, x), stage=stage, what="dlq")
+            dead = functools.partial(on_record_failure, event, error)
+            await _retry(dead, stage=stage, what="dlq")
 
 
 async def run_batch(

@@ -43,8 +43,8 @@ def dead_letter(
 ) -> DeadLetter:
     """A dead-letter record with a one-line error."""
     return DeadLetter(
-        stage=stage,  # type: ignore[arg-type]
-        reason=reason,  # type: ignore[arg-type]
+        stage=stage,
+        reason=reason,
         event_id=envelope.event_id if envelope else event_id,
         merchant_id=envelope.merchant_id if envelope else merchant_id,
         provider_merchant_id=envelope.provider_merchant_id if envelope else None,

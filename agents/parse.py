@@ -72,7 +72,7 @@ def register(app: faust.App, ctx: StageContext) -> None:
     handler = Parse(ctx)
 
     @app.agent(source, name="parse", concurrency=1)
-    async def parse(stream: faust.StreamT) -> None:
+    async def parse(stream: Any) -> None:
         async for events in stream.take_events(500, 0.05):
             await run_batch(
                 events, handler.handle, on_record_failure=handler.on_record_failure, stage=STAGE

@@ -141,7 +141,7 @@ def register(app: faust.App, ctx: StageContext) -> None:
     sealer: Sealer | None = None
 
     @app.agent(source, name="seal", concurrency=1)
-    async def seal(stream: faust.StreamT) -> None:
+    async def seal(stream: Any) -> None:
         nonlocal sealer
         sealer = sealer or Sealer(ctx)
         async for events in stream.take_events(

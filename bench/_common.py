@@ -202,6 +202,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def kafka_pid(settings: Settings) -> int | None:
+    """The local stack's broker pid, when ``stack up`` recorded one on this machine."""
+    try:
+        return int((settings.state_dir / "run" / "kafka.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU use of some processes and of the whole machine between start() and stop()."""
+
+    def __init__(self, **pids: int | None) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+
+    def start(self) -> CpuMeter:
+        self.t0, self.jiffies0 = time.monotonic(), machine_jiffies()
+        self.cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """``<name>_cpu_pct`` per process (100 = one core) and ``machine_busy_pct`` (of 100 x nproc)."""
+        elapsed = time.monotonic() - self.t0
+        out = {}
+        for name, pid in self.pids.items():
+            try:
+                out[f"{name}_cpu_pct"] = 100 * (cpu_seconds(pid) - self.cpu0[name]) / elapsed
+            except OSError:  # exited meanwhile
+                pass
+        busy, total = machine_jiffies()
+        share = (busy - self.jiffies0[0]) / max(1, total - self.jiffies0[1])
+        out["machine_busy_pct"] = 100 * share * (os.cpu_count() or 1)
+        return out
+
+
 def print_profile(path: Path, top: int = 25) -> None:
     """The functions with the most own time in a cProfile dump."""
     import pstats

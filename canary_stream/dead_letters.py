@@ -36,7 +36,7 @@ async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
         pending = {tp for tp in parts if ends[tp] > 0}
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, records in batch.items():
+            for records in batch.values():
                 for record in records:
                     try:
                         out.append(DeadLetter.model_validate_json(record.value or b""))

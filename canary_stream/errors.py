@@ -49,4 +49,4 @@ class HashMismatch(PermanentError):
 
 
 class NotFound(CanaryError):
-    """A merchant, event or key that was asked for does not exist (or belongs to another merchant)."""
+    """Something asked for does not exist (or belongs to another merchant: same answer)."""

@@ -26,7 +26,7 @@ def project_root() -> Path:
 
 
 def default_state_dir() -> Path:
-    """Where the local stack, pid files, logs and table stores live (``.canary/`` in the checkout)."""
+    """Where stack data, pid files, logs and table stores live (``.canary/`` in the checkout)."""
     return Path(os.environ.get("CANARY_STATE_DIR") or project_root() / ".canary")
 
 
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self, *, owner: bool = False) -> str:
         """The database URL in SQLAlchemy's psycopg 3 form."""
         url = (self.owner_database_url if owner else self.database_url).get_secret_value()
-        scheme, _, rest = url.partition("://")
+        _, _, rest = url.partition("://")
         return f"postgresql+psycopg://{rest}"
 
 

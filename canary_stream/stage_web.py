@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -31,7 +31,7 @@ async def readiness(app: faust.App, ctx: StageContext) -> dict[str, bool]:
         assigned = False
     checks["partitions_assigned"] = assigned
     checks["broker"] = assigned and not app.rebalancing
-    recovery = app.tables.recovery
+    recovery: Any = cast(Any, app.tables).recovery
     checks["tables_recovered"] = bool(recovery.completed.is_set()) and not recovery.in_recovery
     return checks
 

@@ -54,7 +54,7 @@ async def verify_chain(
             ).all()
             if not rows:
                 return ChainVerdict(merchant_id, checked, start_seq - 1, None)
-            records = []
+            records: list[tuple[int, bytes, bytes, bytes | None, bytes]] = []
             for row in rows:
                 try:
                     raw = ring.decrypt(

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import Pipeline, engine_for  # noqa: E402
+from harness import Pipeline, engine_for
 
-from canary_stream.settings import Settings  # noqa: E402
+from canary_stream.settings import Settings
 
 
 def _reachable(address: str) -> bool:
@@ -40,7 +40,9 @@ def stack_settings() -> Settings:
     if not _reachable(db_host):
         pytest.fail(f"PostgreSQL is not reachable at {db_host}: run 'canary-stream stack up'")
     if not settings.encryption_keys.get_secret_value():
-        pytest.fail("CANARY_ENCRYPTION_KEYS is empty: run 'canary-stream stack up' to write local keys")
+        pytest.fail(
+            "CANARY_ENCRYPTION_KEYS is empty: run 'canary-stream stack up' to write local keys"
+        )
     from canary_stream.db.migrate import upgrade
 
     upgrade(settings)

@@ -135,10 +135,18 @@ class Pipeline:
         with open(log, "ab") as out:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "canary_stream.cli.main", *args],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        port = env["CANARY_INGRESS_PORT"] if name == "ingress" else env[f"CANARY_{name.upper()}_WEB_PORT"]
+        port = (
+            env["CANARY_INGRESS_PORT"]
+            if name == "ingress"
+            else env[f"CANARY_{name.upper()}_WEB_PORT"]
+        )
         proc = Proc(name, popen, f"http://127.0.0.1:{port}", log)
         self.procs.append(proc)
         if wait:
@@ -165,17 +173,25 @@ class Pipeline:
         self.procs.clear()
 
     # Broker and database ------------------------------------------------------------
-    def cli(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``canary-stream ARGS`` against this pipeline; returns the completed process."""
         result = subprocess.run(
             [sys.executable, "-m", "canary_stream.cli.main", *args],
-            cwd=ROOT, env=self.env(), input=input, capture_output=True, timeout=120,
+            cwd=ROOT,
+            env=self.env(),
+            input=input,
+            capture_output=True,
+            timeout=120,
         )
         done = subprocess.CompletedProcess(
             result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
         )
         if check and done.returncode != 0:
-            raise AssertionError(f"canary-stream {' '.join(args)} failed: {done.stderr}{done.stdout}")
+            raise AssertionError(
+                f"canary-stream {' '.join(args)} failed: {done.stderr}{done.stdout}"
+            )
         return done
 
     def add_merchant(self, provider_merchant_id: str | None = None, **opts: str) -> tuple[str, str]:
@@ -189,8 +205,13 @@ class Pipeline:
 
     def add_signature_key(self, key: str | None = None, url: str | None = None) -> None:
         self.cli(
-            "webhooks", "add", "--notification-url", url or self.notification_url,
-            "--key-id", f"k-{uuid.uuid4().hex[:8]}", input=(key or self.signature_key).encode(),
+            "webhooks",
+            "add",
+            "--notification-url",
+            url or self.notification_url,
+            "--key-id",
+            f"k-{uuid.uuid4().hex[:8]}",
+            input=(key or self.signature_key).encode(),
         )
 
     # Webhooks -------------------------------------------------------------------------
@@ -219,7 +240,9 @@ class Pipeline:
                 return e.code, {"raw": raw.decode(errors="replace")}
 
 
-def square_body(pmid: str, *, event_id: str | None = None, type_: str = "payment.created", **extra: Any) -> bytes:
+def square_body(
+    pmid: str, *, event_id: str | None = None, type_: str = "payment.created", **extra: Any
+) -> bytes:
     """A Square-shaped webhook body."""
     payment_id = uuid.uuid4().hex[:22]
     doc = {
@@ -233,7 +256,9 @@ def square_body(pmid: str, *, event_id: str | None = None, type_: str = "payment
     return json.dumps(doc).encode()
 
 
-def make_envelope(merchant_id: str, pmid: str, raw: bytes, source_event_id: str | None = None) -> Envelope:
+def make_envelope(
+    merchant_id: str, pmid: str, raw: bytes, source_event_id: str | None = None
+) -> Envelope:
     """An envelope as the ingress would produce it."""
     import uuid6
 

@@ -17,7 +17,10 @@ def list_(
     reason: str | None = typer.Option(None, help="Only this reason, e.g. unparseable"),
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table"),
 ) -> None:
-    """List dead letters (never their bytes).  Example: canary-stream dead-letters list --reason unparseable"""
+    """List dead letters (never their bytes).
+
+    Example: canary-stream dead-letters list --reason unparseable
+    """
     from rich.console import Console
     from rich.table import Table
 

@@ -100,7 +100,7 @@ def ps(as_json: bool = typer.Option(False, "--json", help="Print a JSON list")) 
         _print_ps(statuses)
 
 
-def _print_ps(statuses: list) -> None:  # type: ignore[type-arg]
+def _print_ps(statuses: list) -> None:
     table = Table("name", "pid", "alive", "url")
     for s in statuses:
         table.add_row(s.name, str(s.pid or "-"), "yes" if s.alive else "no", s.url)

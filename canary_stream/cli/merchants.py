@@ -20,7 +20,10 @@ def add(
     currency: str = typer.Option("USD", help="ISO 4217 currency of the merchant"),
     timezone: str = typer.Option("UTC", help="IANA time zone, e.g. America/New_York"),
 ) -> None:
-    """Add a merchant and print its UUID.  Example: canary-stream merchants add --square-merchant-id ML123"""
+    """Add a merchant and print its UUID.
+
+    Example: canary-stream merchants add --square-merchant-id ML123
+    """
     from canary_stream import topics
     from canary_stream.db.merchants import add_merchant
     from canary_stream.kafka import publish
@@ -46,7 +49,7 @@ def list_() -> None:
 
     cfg = settings()
 
-    async def go() -> list:  # type: ignore[type-arg]
+    async def go() -> list:
         async with database(cfg) as engine, engine.connect() as conn:
             return await all_merchants(conn)
 

@@ -12,7 +12,10 @@ app = typer.Typer(help="Create and check the pipeline's Kafka topics.", no_args_
 @app.command()
 @one_line_errors
 def create() -> None:
-    """Create every missing topic with its partitions and policy.  Example: canary-stream topics create"""
+    """Create every missing topic with its partitions and policy.
+
+    Example: canary-stream topics create
+    """
     from canary_stream.kafka import create_topics
 
     created, problems = run(create_topics(settings()))
@@ -26,7 +29,10 @@ def create() -> None:
 @app.command()
 @one_line_errors
 def check() -> None:
-    """Report topics that are missing or differ from the spec.  Example: canary-stream topics check"""
+    """Report topics that are missing or differ from the spec.
+
+    Example: canary-stream topics check
+    """
     from canary_stream.kafka import check_topics
     from canary_stream.topics import topic_specs
 

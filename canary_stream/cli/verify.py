@@ -43,5 +43,6 @@ def chain(
     if not verdict.ok:
         raise fail(f"chain of {verdict.merchant_id} broken at {verdict.first_break}")
     print(
-        f"chain of {verdict.merchant_id} ok: {verdict.checked} links verified, head seq {verdict.head_seq}"
+        f"chain of {verdict.merchant_id} ok: {verdict.checked} links verified, "
+        f"head seq {verdict.head_seq}"
     )

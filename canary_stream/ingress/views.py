@@ -229,7 +229,7 @@ def _verify(
 def _envelope(info: BodyInfo, received: ReceivedBody, merchant_id: str) -> Envelope:
     return Envelope(
         event_id=received.event_id,
-        merchant_id=merchant_id,  # type: ignore[arg-type]
+        merchant_id=merchant_id,
         provider_merchant_id=info.provider_merchant_id or "",
         source_event_id=(
             f"hash:{received.event_hash}" if info.parse_failed else info.source_event_id or ""
@@ -255,7 +255,7 @@ async def _dead_letter(
 ) -> web.Response:
     record = DeadLetter(
         stage="ingress",
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         event_id=received.event_id,
         provider_merchant_id=provider_merchant_id,
         error=error,

@@ -82,11 +82,21 @@ def translate(exc: BaseException, operation: str) -> SquareError | None:
         if status == 404:
             return SquareNotFound(text, status=status, code=code)
         return SquareRequestError(text, status=status, code=code)
-    if isinstance(exc, httpx.TimeoutException):
-        return SquareUnavailable(f"Square {operation} timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.TransportError):
-        return SquareUnavailable(f"Square {operation}: no answer ({type(exc).__name__})")
+        verb = "timed out" if isinstance(exc, httpx.TimeoutException) else "got no answer"
+        return SquareUnavailable(
+            f"Square {operation} {verb} from {_origin(exc)} ({type(exc).__name__})"
+        )
     return None
+
+
+def _origin(exc: httpx.TransportError) -> str:
+    """``scheme://host:port`` of the failed request (never its path, query or headers)."""
+    try:
+        url = exc.request.url
+    except RuntimeError:
+        return "Square"
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from canary_stream.db.evidence import RAW_PAYLOAD_COLUMN
 from canary_stream.evidence.crypto import KeyRing
+from canary_stream.kafka import partition_for
 
 #: RFC 3339, UTC, exactly six fractional digits (contracts.md).
 RFC3339_MICROS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -52,6 +53,19 @@ async def deploy(factory: Any, *apps: str, **overrides: str) -> Deployment:
     finally:
         await engine.dispose()
     return Deployment(pipe, merchant_id, pmid, key_id)
+
+
+def merchant_off_partition(deployment: Deployment) -> tuple[str, str]:
+    """A new merchant whose ``canary.events`` partition is not the deployment merchant's.
+
+    For deliveries the broker may refuse: with aiokafka 0.14's idempotent producer a refused
+    batch leaves its partition failing (OutOfOrderSequenceNumber) until the ingress restarts.
+    """
+    n = deployment.pipe.settings().topic_partitions
+    while True:
+        merchant_id, pmid = deployment.pipe.add_merchant()
+        if partition_for(merchant_id, n) != partition_for(deployment.merchant_id, n):
+            return merchant_id, pmid
 
 
 def sha256_hex(data: bytes) -> str:

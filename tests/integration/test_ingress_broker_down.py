@@ -10,10 +10,10 @@ import json
 import signal
 
 import pytest
+from harness import evidence_rows, free_port, read_topic, square_body, wait_for
 
 from canary_stream.stack import kafka as stack_kafka
 from canary_stream.stack.pidfile import stop_process
-from harness import evidence_rows, free_port, read_topic, square_body, wait_for
 
 pytestmark = pytest.mark.integration
 

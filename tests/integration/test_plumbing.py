@@ -7,7 +7,6 @@ import signal
 from collections import Counter
 
 import pytest
-
 from harness import evidence_rows, make_envelope, produce, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,9 +29,7 @@ async def test_seal_resumes_from_committed_offset_after_sigkill(pipeline_factory
     seal.kill(signal.SIGKILL)
     second = [make_envelope(merchant_id, pmid, f"later-{i}".encode()) for i in range(25)]
     # Some of the first batch again, as a redelivery would bring them.
-    await produce(
-        settings, pipe.topic("events"), [(key, e.to_bytes()) for e in second + first[:5]]
-    )
+    await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in second + first[:5]])
     pipe.start("seal")
     rows = await wait_for(lambda: _count(engine, merchant_id, 65), timeout=90)
     assert [r.seq for r in rows] == list(range(1, 66))
@@ -59,4 +56,3 @@ async def _sealed(settings, pipe, at_least: int):
     values = [json.loads(r.value) for r in records]
     assert all(dict(r.headers)["record-type"] == b"sealed" for r in records)
     return values if len(values) >= at_least else None
-

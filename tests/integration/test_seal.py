@@ -8,9 +8,8 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import text
-
 from harness import evidence_rows, make_envelope, produce, read_topic, wait_for
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +29,18 @@ async def test_tampered_envelope_is_dead_lettered_and_later_events_sealed(pipeli
     await produce(
         settings,
         pipe.topic("events"),
-        [(key, good.to_bytes()), (key, tampered.to_bytes()), (key, undecodable), (key, later.to_bytes())],
+        [
+            (key, good.to_bytes()),
+            (key, tampered.to_bytes()),
+            (key, undecodable),
+            (key, later.to_bytes()),
+        ],
     )
     rows = await wait_for(lambda: _rows_at_least(engine, merchant_id, 2))
-    assert [(r.seq, str(r.event_id)) for r in rows] == [(1, str(good.event_id)), (2, str(later.event_id))]
+    assert [(r.seq, str(r.event_id)) for r in rows] == [
+        (1, str(good.event_id)),
+        (2, str(later.event_id)),
+    ]
 
     letters = await wait_for(lambda: _letters(settings, pipe.topic("dead-letter"), 2))
     by_reason = {d["reason"]: d for d in letters}
@@ -71,7 +78,8 @@ async def test_two_seal_processes_during_traffic_keep_one_chain(pipeline_factory
     pipe.start("seal")
     per_merchant = 60
     envelopes = {
-        m: [make_envelope(m, p, f"{m}-{i}".encode()) for i in range(per_merchant)] for m, p in merchants
+        m: [make_envelope(m, p, f"{m}-{i}".encode()) for i in range(per_merchant)]
+        for m, p in merchants
     }
 
     async def feed(start: int, stop: int) -> None:
@@ -88,7 +96,9 @@ async def test_two_seal_processes_during_traffic_keep_one_chain(pipeline_factory
     await feeding
     await feed(per_merchant // 2, per_merchant)
     for merchant_id, _ in merchants:
-        rows = await wait_for(lambda m=merchant_id: _rows_at_least(engine, m, per_merchant), timeout=90)
+        rows = await wait_for(
+            lambda m=merchant_id: _rows_at_least(engine, m, per_merchant), timeout=90
+        )
         assert [r.seq for r in rows] == list(range(1, per_merchant + 1))
         assert {str(r.event_id) for r in rows} == {str(e.event_id) for e in envelopes[merchant_id]}
         assert pipe.cli("verify", "chain", "--merchant", merchant_id).returncode == 0
@@ -100,7 +110,9 @@ async def test_verify_chain_names_the_seq_of_a_changed_byte(pipeline_factory, en
     merchant_id, pmid = pipe.add_merchant()
     envelopes = [make_envelope(merchant_id, pmid, f"payload {i}".encode()) for i in range(5)]
     pipe.start("seal")
-    await produce(settings, pipe.topic("events"), [(merchant_id.encode(), e.to_bytes()) for e in envelopes])
+    await produce(
+        settings, pipe.topic("events"), [(merchant_id.encode(), e.to_bytes()) for e in envelopes]
+    )
     await wait_for(lambda: _rows_at_least(engine, merchant_id, 5))
     ok = pipe.cli("verify", "chain", "--merchant", pmid)
     assert ok.stdout.strip() == f"chain of {merchant_id} ok: 5 links verified, head seq 5"
@@ -119,7 +131,9 @@ async def test_verify_chain_names_the_seq_of_a_changed_byte(pipeline_factory, en
         await conn.execute(text("ALTER TABLE sales.evidence_records ENABLE TRIGGER USER"))
     broken = pipe.cli("verify", "chain", "--merchant", merchant_id, check=False)
     assert broken.returncode == 1
-    assert broken.stderr.strip().startswith(f"canary-stream: chain of {merchant_id} broken at seq 3:")
+    assert broken.stderr.strip().startswith(
+        f"canary-stream: chain of {merchant_id} broken at seq 3:"
+    )
 
 
 async def _rows_at_least(engine, merchant_id: str, n: int):

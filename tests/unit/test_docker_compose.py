@@ -55,7 +55,10 @@ def test_application_environment_is_valid_settings():
     assert len(settings.encryption_ring()) == 1
     db = COMPOSE["services"]["postgres"]["environment"]
     owner = settings.owner_database_url.get_secret_value()
-    assert owner == f"postgresql://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@postgres:5432/{db['POSTGRES_DB']}"
+    assert (
+        owner
+        == f"postgresql://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@postgres:5432/{db['POSTGRES_DB']}"
+    )
 
 
 def test_every_process_uses_the_shared_environment_and_a_canary_command():

@@ -35,12 +35,21 @@ def test_oversize_body_is_scanned_not_parsed():
 
 
 def test_hostile_json_falls_back_to_the_scan():
-    deep = b'{"merchant_id": "ML1", "type": "t", "event_id": "e", "d": ' + b"[" * 10000 + b"]" * 10000 + b"}"
+    deep = (
+        b'{"merchant_id": "ML1", "type": "t", "event_id": "e", "d": '
+        + b"[" * 10000
+        + b"]" * 10000
+        + b"}"
+    )
     assert read_body(deep, SOFT) == BodyInfo("ML1", "e", "t", False, None)
-    huge_number = b'{"merchant_id": "ML1", "type": "t", "event_id": "e", "n": 1' + b"0" * 5000 + b"}"
+    huge_number = (
+        b'{"merchant_id": "ML1", "type": "t", "event_id": "e", "n": 1' + b"0" * 5000 + b"}"
+    )
     assert read_body(huge_number, SOFT) == BodyInfo("ML1", "e", "t", False, None)
 
 
 def test_duplicate_keys_take_the_last_value_like_json_loads():
-    info = read_body(b'{"merchant_id": "A", "merchant_id": "B", "type": "t", "event_id": "e"}', SOFT)
+    info = read_body(
+        b'{"merchant_id": "A", "merchant_id": "B", "type": "t", "event_id": "e"}', SOFT
+    )
     assert info.provider_merchant_id == "B"

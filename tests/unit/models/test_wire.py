@@ -19,8 +19,13 @@ MERCHANT = uuid.UUID("6bfba519-063b-4e8c-95ca-f0d7a90a43c1")
 
 def envelope(**kw) -> Envelope:
     base = dict(
-        event_id=EVENT, merchant_id=MERCHANT, provider_merchant_id="ML1", source_event_id="e1",
-        event_type="payment.created", event_hash="ab" * 32, raw_payload=b"\xff\x00raw",
+        event_id=EVENT,
+        merchant_id=MERCHANT,
+        provider_merchant_id="ML1",
+        source_event_id="e1",
+        event_type="payment.created",
+        event_hash="ab" * 32,
+        raw_payload=b"\xff\x00raw",
         received_at=datetime(2026, 11, 30, 10, 0, 0, 5, tzinfo=UTC),
     )
     base.update(kw)
@@ -71,7 +76,9 @@ def test_dead_letter_key_and_replayability():
     at = datetime(2026, 11, 30, tzinfo=UTC)
     anonymous = DeadLetter(stage="ingress", reason="signature_invalid", error="x", at=at)
     assert anonymous.kafka_key() == b"unknown" and anonymous.replayable is False
-    known = DeadLetter(stage="seal", reason="unknown_merchant", error="x", at=at, merchant_id=MERCHANT)
+    known = DeadLetter(
+        stage="seal", reason="unknown_merchant", error="x", at=at, merchant_id=MERCHANT
+    )
     assert known.kafka_key() == str(MERCHANT).encode() and known.replayable is True
     with pytest.raises(ValidationError):
         DeadLetter(stage="seal", reason="made_up", error="x", at=at)
