@@ -228,7 +228,7 @@ class CpuMeter:
         return self
 
     def stop(self) -> dict[str, float]:
-        """``<name>_cpu_pct`` per process (100 = one core) and ``machine_busy_pct`` (of 100 x nproc)."""
+        """``<name>_cpu_pct`` per process (100 = one core); ``machine_busy_pct`` of 100 x nproc."""
         elapsed = time.monotonic() - self.t0
         out = {}
         for name, pid in self.pids.items():
@@ -266,7 +266,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in cells:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        pairs = enumerate(zip(row, widths, strict=True))
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
 
 
 def _cell(value: Any) -> str:
@@ -289,7 +290,8 @@ def machine() -> dict[str, Any]:
     ).stdout
     kafka = re.search(r"Apache Kafka (\S+)", status)
     postgres = re.search(r"PostgreSQL (\S+)", status)
-    versions = {p: metadata.version(p) for p in ("aiokafka", "faust-streaming", "aiohttp", "psycopg")}
+    packages = ("aiokafka", "faust-streaming", "aiohttp", "psycopg")
+    versions = {p: metadata.version(p) for p in packages}
     return {
         "nproc": os.cpu_count(),
         "cpu_model": model.group(1).strip() if model else "unknown",

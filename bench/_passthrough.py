@@ -42,7 +42,8 @@ def make_app(source: str, sink: str, app_id: str, settings: Settings) -> faust.A
 
     @app.agent(topic, name="passthrough", concurrency=1)
     async def forward(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.seal_batch_size, settings.seal_batch_seconds):
+        batches = stream.take_events(settings.seal_batch_size, settings.seal_batch_seconds)
+        async for events in batches:
             futures = [
                 await app.producer.send(
                     sink, e.message.key, e.message.value, None, None, e.message.headers

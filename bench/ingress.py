@@ -29,13 +29,14 @@ from typing import Any
 
 from _common import (
     RESULTS,
+    CpuMeter,
     Pipeline,
     Proc,
     TopicSize,
-    cpu_seconds,
     create_topic,
     delete_topics,
     free_port,
+    kafka_pid,
     print_profile,
     print_table,
     ratio,
@@ -52,20 +53,24 @@ from canary_stream.settings import Settings
 TARGETS = {"p1_share_of_edge_pct": 85.0, "p1_share_of_bare_pct": 42.0, "p99_ms": 25.0}
 
 
-def run_load(proc: Proc, url: str, pipe: Pipeline, pmid: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One load-generator run against ``proc``; adds the server's CPU use to the result."""
+def run_load(
+    proc: Proc, url: str, pipe: Pipeline, pmid: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One load-generator run against ``proc``; adds server, broker and machine CPU use."""
     port = url.split(":")[2].split("/")[0]
     cmd = [
         sys.executable, str(Path(__file__).parent / "_load.py"), "--port", port, "--url", url,
         "--key", pipe.signature_key, "--merchant", pmid, "--concurrency", str(args.concurrency),
         "--duration", str(args.duration), "--warmup", str(args.warmup),
     ]
-    cpu0, t0 = cpu_seconds(proc.popen.pid), time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + args.warmup + 120)
+    meter = CpuMeter(server=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=args.duration + args.warmup + 120
+    )
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["server_cpu_pct"] = 100 * (cpu_seconds(proc.popen.pid) - cpu0) / (time.monotonic() - t0)
+    result.update(meter.stop())
     return result
 
 
@@ -84,20 +89,23 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
 def report(summary: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     rows = [
         (name, s["requests_per_s"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["non_200"],
-         s["server_cpu_pct"], s["client_cpu_pct"])
+         s["server_cpu_pct"], s["client_cpu_pct"], s.get("kafka_cpu_pct", float("nan")),
+         s["machine_busy_pct"])
         for name, s in summary.items()
     ]
     print(f"\nP1 ingress, {args.concurrency} connections, {args.duration:.0f} s per target "
           f"after {args.warmup:.0f} s warm-up, median of {args.rounds} round(s)\n")
     print_table(
-        ["target", "req/s", "p50 ms", "p99 ms", "max ms", "non-200", "server cpu %", "client cpu %"],
+        ["target", "req/s", "p50 ms", "p99 ms", "max ms", "non-200", "server cpu%",
+         "client cpu%", "kafka cpu%", "machine busy%"],
         rows,
     )
-    ingress = summary["ingress"]["requests_per_s"]
+    rate = {name: s["requests_per_s"] for name, s in summary.items()}
+    ingress, edge, bare = rate["ingress"], rate["edge (b)"], rate["bare (a)"]
     ratios = {
-        "ingress_vs_edge_pct": ratio(ingress, summary["edge (b)"]["requests_per_s"]),
-        "ingress_vs_bare_pct": ratio(ingress, summary["bare (a)"]["requests_per_s"]),
-        "edge_vs_bare_pct": ratio(summary["edge (b)"]["requests_per_s"], summary["bare (a)"]["requests_per_s"]),
+        "ingress_vs_edge_pct": ratio(ingress, edge),
+        "ingress_vs_bare_pct": ratio(ingress, bare),
+        "edge_vs_bare_pct": ratio(edge, bare),
     }
     p99 = summary["ingress"]["p99_ms"]
     print()

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from harness import Pipeline, engine_for, read_topic, wait_for
+import pytest
+from harness import Pipeline, engine_for, read_topic, square_body, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,14 @@ from canary_stream.kafka import partition_for
 #: RFC 3339, UTC, exactly six fractional digits (contracts.md).
 RFC3339_MICROS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 RECORD_HEADERS = {"content-type": b"application/json", "schema-version": b"1"}
+#: Known bug: the topics keep the broker's default max.message.bytes (1 MiB) and canary_stream/
+#: topics.py sets none, so the broker refuses the envelope (or dead letter) of any authentic
+#: body above ~770 KiB (base64 grows it by 4/3) and the ingress answers 503 for it, forever.
+ENVELOPE_TOO_LARGE = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bodies above ~770 KiB get 503: topics keep the broker's 1 MiB max.message.bytes",
+)
 
 
 @dataclass
@@ -66,6 +75,15 @@ def merchant_off_partition(deployment: Deployment) -> tuple[str, str]:
         merchant_id, pmid = deployment.pipe.add_merchant()
         if partition_for(merchant_id, n) != partition_for(deployment.merchant_id, n):
             return merchant_id, pmid
+
+
+def sized_body(pmid: str, size: int, **fields: Any) -> bytes:
+    """A Square-shaped body (``square_body`` with ``fields``) padded to exactly ``size`` bytes."""
+    doc = {**json.loads(square_body(pmid)), **fields, "pad": ""}
+    doc["pad"] = "p" * (size - len(json.dumps(doc).encode()))
+    body = json.dumps(doc).encode()
+    assert len(body) == size
+    return body
 
 
 def sha256_hex(data: bytes) -> str:

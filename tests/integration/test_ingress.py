@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import pytest
 from harness import b64, square_body, wait_for
 from ingress_checks import (
+    ENVELOPE_TOO_LARGE,
     RECORD_HEADERS,
     RFC3339_MICROS,
     Deployment,
@@ -35,11 +36,12 @@ from ingress_checks import (
     merchant_off_partition,
     sealed,
     sha256_hex,
+    sized_body,
     stored_bytes,
 )
 from sqlalchemy import text
 
-from canary_stream.ingress.directory import KEYRING_REFRESH_SECONDS
+from canary_stream.ingress.directory import KEYRING_MISS_REFRESH_SECONDS, KEYRING_REFRESH_SECONDS
 from canary_stream.kafka import partition_for
 
 pytestmark = pytest.mark.integration
@@ -104,7 +106,7 @@ async def test_retired_key_no_longer_verifies(front, engine, owner_engine):
     second = f"sig-{uuid.uuid4().hex}"
     pipe.add_signature_key(key=second)
     (second_id,) = set(await key_ids(engine, pipe.notification_url)) - {front.key_id}
-    await asyncio.sleep(KEYRING_REFRESH_SECONDS + 0.5)  # the ingress reloads its keyring
+    await asyncio.sleep(KEYRING_MISS_REFRESH_SECONDS + 0.5)  # a miss then reloads the keyring
     body = square_body(front.pmid)
     status, answer = pipe.post(body, signature=pipe.sign(body, key=second))
     assert status == 200, answer
@@ -133,7 +135,7 @@ async def test_retired_key_no_longer_verifies(front, engine, owner_engine):
 async def test_body_over_the_hard_cap_gets_413_and_nothing_is_kept(front, case):
     pipe = front.pipe
     size = HARD_CAP + 1 if case == "cap + 1 signed" else 3 * 1024 * 1024
-    body = _sized_body(front.pmid, size)
+    body = sized_body(front.pmid, size)
     before = counter(pipe, "canary_webhooks", outcome="too_large")
 
     if case.startswith("chunked"):  # no Content-Length: the ingress stops reading at the cap
@@ -150,19 +152,10 @@ async def test_body_over_the_hard_cap_gets_413_and_nothing_is_kept(front, case):
     assert await envelopes_of(pipe, sha256_hex(body)) == []
 
 
-#: Known bug: the topics keep the broker's default max.message.bytes (1 MiB), so an envelope
-#: (base64 of the body) above it is refused by the broker and the ingress answers 503 for
-#: every authentic body above ~770 KiB, forever (canary_stream/topics.py sets no limit).
-ENVELOPE_TOO_LARGE = pytest.mark.xfail(
-    strict=True,
-    reason="bodies above ~770 KiB get 503: topics keep the broker's 1 MiB max.message.bytes",
-)
-
-
 @ENVELOPE_TOO_LARGE
 async def test_body_of_exactly_the_hard_cap_is_accepted_as_oversize(front, engine):
     _, pmid = merchant_off_partition(front)  # a refused record would block its partition
-    body = _sized_body(pmid, HARD_CAP)
+    body = sized_body(pmid, HARD_CAP)
     status, answer = front.pipe.post(body)
     assert status == 200, answer
     row = await sealed(engine, answer["event_id"])
@@ -173,7 +166,7 @@ async def test_body_of_exactly_the_hard_cap_is_accepted_as_oversize(front, engin
 
 @pytest.mark.parametrize("trickle", [False, True], ids=["stalled", "trickling"])
 async def test_slow_client_is_cut_off_at_the_read_timeout(front, trickle):
-    body = _sized_body(front.pmid, 1000)
+    body = sized_body(front.pmid, 1000)
     head = _request_head(front, body)
     before = counter(front.pipe, "canary_webhooks", outcome="read_timeout")
 
@@ -189,6 +182,7 @@ async def test_slow_client_is_cut_off_at_the_read_timeout(front, trickle):
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="the read timeout covers only the body: aiohttp keeps a connection whose headers "
     "never complete open for keepalive_timeout (75 s, run_app's default in ingress/app.py)",
 )
@@ -321,17 +315,6 @@ async def _check_rejection(front, engine, body: bytes, signature: str | None, er
         fragment = fragment.encode() if isinstance(fragment, str) else fragment
         assert fragment not in record.value, fragment
     return request
-
-
-def _sized_body(pmid: str, size: int) -> bytes:
-    """A Square-shaped body padded to exactly ``size`` bytes."""
-    doc = json.loads(square_body(pmid))
-    doc["pad"] = ""
-    bare = len(json.dumps(doc).encode())
-    doc["pad"] = "p" * (size - bare)
-    body = json.dumps(doc).encode()
-    assert len(body) == size
-    return body
 
 
 def _request_head(front, body: bytes) -> bytes:

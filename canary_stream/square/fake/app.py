@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from canary_stream.square.fake import webhooks
-from canary_stream.square.fake.context import CALLER_KEY, STATE_KEY, authenticate, json_object
+from canary_stream.square.fake.context import STATE_KEY, authenticate, json_object
 from canary_stream.square.fake.errors import SquareFault, bad_value
 from canary_stream.square.fake.store import FakeSquareState, Fault
 
@@ -65,7 +65,7 @@ async def square_middleware(request: web.Request, handler: Handler) -> web.Strea
     state = request.app[STATE_KEY]
     try:
         if request.path != "/_fake/health":
-            request[CALLER_KEY] = authenticate(state, request.headers.get("Authorization"))
+            authenticate(state, request.headers.get("Authorization"))
         if request.path.startswith("/v2/"):
             fault = (
                 _header_fault(request.headers[FAULT_HEADER])

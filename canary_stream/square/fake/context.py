@@ -13,10 +13,6 @@ from canary_stream.square.fake.store import FakeSquareState
 
 STATE_KEY = web.AppKey("fake_square_state", FakeSquareState)
 
-#: ``request[CALLER_KEY]`` after authentication: ``"application"`` (the app's own token).
-CALLER_KEY = "fake_square_caller"
-
-
 def state_of(request: web.Request) -> FakeSquareState:
     """The state the app was made with."""
     return request.app[STATE_KEY]
@@ -38,7 +34,7 @@ def authenticate(state: FakeSquareState, header: str | None) -> str:
 
 def require_application(request: web.Request) -> None:
     """Application-owned APIs (webhook subscriptions) refuse merchant OAuth tokens."""
-    if request.get(CALLER_KEY) != "application":
+    if authenticate(state_of(request), request.headers.get("Authorization")) != "application":
         raise SquareFault(
             403,
             "Webhook subscriptions can only be managed with the application's access token.",

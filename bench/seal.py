@@ -1,0 +1,272 @@
+"""P4: sealed events per second of the seal stage alone, beside its anchors (quality.md).
+
+    .venv/bin/python bench/seal.py [--events 20000] [--merchants 8] [--profile]
+
+Needs the local stack (``canary-stream stack up``). With its own topic prefix, the run
+onboards ``--merchants`` merchants through the CLI and pre-fills ``{prefix}.events`` with
+``--events`` envelopes (~1 KB Square ``payment.created`` bodies, merchants interleaved at
+random). Then, one at a time, each reading the same pre-filled topic with its own consumer
+group:
+
+1. anchor: a Faust pass-through app (bench/_passthrough.py: ``take_events(500)``, each
+   record sent through ``app.producer.send``, acks gathered per batch) into another topic;
+   done when that topic holds every record;
+2. the real ``canary-stream worker --app seal``; done when every event is a row of
+   ``sales.evidence_records`` (polled every 50 ms);
+3. anchor: a COPY (binary, one transaction per 500 rows) of the very rows the seal stored
+   into a scratch table shaped like ``sales.evidence_records`` (indexes and checks included,
+   no triggers), dropped afterwards.
+
+Rates count from the first record out to the last (start-up excluded; the time from process
+start is printed too). Prints events/s and the ratios; writes
+bench/results/seal-<timestamp>.json. Processes, topics and the scratch table of the run are
+removed at the end (the evidence rows stay: the table is append-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import uuid6
+from _common import (
+    RESULTS,
+    CpuMeter,
+    Pipeline,
+    TopicSize,
+    create_topic,
+    delete_topics,
+    kafka_pid,
+    print_profile,
+    print_table,
+    ratio,
+    run_prefix,
+    spawn,
+    square_body,
+    start_app,
+    watch_progress,
+    write_results,
+)
+from aiokafka import AIOKafkaProducer
+
+from canary_stream.evidence.chain import event_hash
+from canary_stream.models.envelope import Envelope
+from canary_stream.models.wire import now_utc
+from canary_stream.settings import Settings
+
+TARGET_SHARE_OF_PASSTHROUGH_PCT = 60.0
+BATCH = 500
+TIMEOUT = 600.0
+#: Rows stored so far for the run's merchants: their chains are gap-free from seq 1, so the
+#: sum of the heads is the count, read from the (merchant_id, seq) index alone.
+SEALED_SO_FAR = (
+    "SELECT coalesce(sum(h.seq), 0) FROM unnest(%s::uuid[]) AS m(id) CROSS JOIN LATERAL "
+    "(SELECT seq FROM sales.evidence_records e WHERE e.merchant_id = m.id "
+    "ORDER BY seq DESC LIMIT 1) h"
+)
+
+
+async def prefill(
+    settings: Settings, topic: str, merchants: list[tuple[str, str]], n: int
+) -> float:
+    """Produce ``n`` envelopes, keyed by merchant as the ingress does; returns records/s."""
+    rng = random.Random(4)
+    records = []
+    for i in range(n):
+        merchant_id, pmid = rng.choice(merchants)
+        source_event_id = str(uuid.uuid4())
+        body = square_body(pmid, event_id=source_event_id, n=i)
+        env = Envelope(
+            event_id=uuid6.uuid7(), merchant_id=uuid.UUID(merchant_id), provider_merchant_id=pmid,
+            source_event_id=source_event_id, event_type="payment.created",
+            event_hash=event_hash(body).hex(), raw_payload=body, received_at=now_utc(),
+            signature_key_id="k-bench",
+        )
+        records.append((merchant_id.encode(), env.to_bytes(), env.headers()))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        linger_ms=20, max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        t0 = time.monotonic()
+        futures = [await producer.send(topic, v, key=k, headers=h) for k, v, h in records]
+        await asyncio.gather(*futures)
+        return n / (time.monotonic() - t0)
+    finally:
+        await producer.stop()
+
+
+async def passthrough(pipe: Pipeline, n: int) -> dict[str, Any]:
+    """Run the Faust pass-through until its output topic holds ``n`` records."""
+    sink = pipe.topic("passthrough")
+    await create_topic(pipe.base, sink, pipe.base.topic_partitions)
+    started = time.monotonic()
+    proc = spawn(
+        "passthrough",
+        [str(Path(__file__).parent / "_passthrough.py"), pipe.topic("events"), sink,
+         f"{pipe.prefix}-passthrough"],
+        pipe.env(), pipe.root / "logs" / "passthrough.log", "",
+    )
+    pipe.procs.append(proc)
+    meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
+    try:
+        async with TopicSize(pipe.base, sink, pipe.base.topic_partitions) as size:
+            result = await watch_progress(size, n, started=started, timeout=TIMEOUT)
+        return {**result, **meter.stop()}
+    finally:
+        proc.kill(signal.SIGTERM)
+
+
+async def seal(
+    pipe: Pipeline, merchant_ids: list[str], n: int, profile: Path | None
+) -> dict[str, Any]:
+    """Run the seal worker until ``sales.evidence_records`` holds ``n`` rows of the run."""
+    url = pipe.base.database_url.get_secret_value()
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        async def count() -> int:
+            cur = await conn.execute(SEALED_SO_FAR, (merchant_ids,))
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+        started = time.monotonic()
+        proc = start_app(pipe, "seal", profile=profile, wait=False)
+        meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
+        try:
+            result = await watch_progress(count, n, started=started, timeout=TIMEOUT)
+            result.update(meter.stop())
+        finally:
+            proc.kill(signal.SIGTERM)
+        cur = await conn.execute(
+            "SELECT count(*) FROM sales.evidence_records WHERE merchant_id = ANY(%s::uuid[])",
+            (merchant_ids,),
+        )
+        row = await cur.fetchone()
+        result["rows_counted"] = int(row[0]) if row else 0
+        return result
+
+
+def copy_same_rows(pipe: Pipeline, merchant_ids: list[str]) -> dict[str, Any]:
+    """COPY the run's evidence rows into a scratch table in 500-row transactions; rows/s."""
+    scratch = f"public.{pipe.prefix}_copy"
+    with psycopg.connect(pipe.base.owner_database_url.get_secret_value()) as conn:
+        cur = conn.execute(
+            "SELECT * FROM sales.evidence_records WHERE merchant_id = ANY(%s::uuid[]) "
+            "ORDER BY merchant_id, seq",
+            (merchant_ids,),
+        )
+        columns = [c.name for c in cur.description or []]
+        types = [c.type_code for c in cur.description or []]
+        rows = cur.fetchall()
+        conn.execute(f"CREATE TABLE {scratch} (LIKE sales.evidence_records INCLUDING ALL)")
+        conn.commit()
+        try:
+            t0 = time.monotonic()
+            for start in range(0, len(rows), BATCH):
+                with conn.cursor() as c, c.copy(
+                    f"COPY {scratch} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(types)
+                    for row in rows[start : start + BATCH]:
+                        copy.write_row(row)
+                conn.commit()
+            elapsed = time.monotonic() - t0
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {scratch}")
+            conn.commit()
+    return {"events": len(rows), "events_per_s": len(rows) / elapsed, "seconds": elapsed}
+
+
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
+    print(f"\nP4 seal stage alone: {args.events:,} envelopes, {args.merchants} merchants, "
+          f"batches of {BATCH}\n")
+    print_table(
+        ["run", "events/s", "first out s", "last out s", "ev/s from start", "worker cpu%",
+         "kafka cpu%", "machine busy%"],
+        [
+            (name, r["events_per_s"], r.get("first_output_after_s", ""),
+             r.get("last_output_after_s", r.get("seconds", "")),
+             r.get("events_per_s_from_start", ""), r.get("worker_cpu_pct", ""),
+             r.get("kafka_cpu_pct", ""), r.get("machine_busy_pct", ""))
+            for name, r in results.items()
+        ],
+    )
+    rate = {name: r["events_per_s"] for name, r in results.items()}
+    ratios = {
+        "seal_vs_passthrough_pct": ratio(rate["seal"], rate["faust pass-through"]),
+        "seal_vs_copy_pct": ratio(rate["seal"], rate["COPY same rows"]),
+    }
+    met = ratios["seal_vs_passthrough_pct"] >= TARGET_SHARE_OF_PASSTHROUGH_PCT
+    print()
+    print_table(
+        ["ratio", "measured", "target", "met"],
+        [
+            ("seal / faust pass-through", f"{ratios['seal_vs_passthrough_pct']:.0f} %",
+             ">= 60 %", "yes" if met else "NO"),
+            ("seal / COPY of the same rows", f"{ratios['seal_vs_copy_pct']:.1f} %",
+             "(context)", ""),
+        ],
+    )
+    return ratios
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="P4: seal stage throughput beside its anchors")
+    p.add_argument("--events", type=int, default=20_000)
+    p.add_argument("--merchants", type=int, default=8)
+    p.add_argument("--profile", action="store_true",
+                   help="run the seal worker under cProfile (slower; figures then not comparable)")
+    args = p.parse_args()
+
+    settings = Settings()
+    prefix = run_prefix("s")
+    profile = RESULTS / f"seal-{time.strftime('%Y%m%dT%H%M%S')}.prof" if args.profile else None
+    if profile:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+    loadavg = os.getloadavg()
+    batch_seconds = str(Settings.model_fields["seal_batch_seconds"].default)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp:
+        pipe = Pipeline(settings, Path(tmp), prefix=prefix,
+                        overrides={"CANARY_SEAL_BATCH_SECONDS": batch_seconds})
+        try:
+            pipe.cli("topics", "create")
+            with ThreadPoolExecutor(4) as pool:
+                merchants = list(pool.map(lambda _: pipe.add_merchant(), range(args.merchants)))
+            merchant_ids = [m for m, _ in merchants]
+            fill_rate = asyncio.run(prefill(settings, pipe.topic("events"), merchants, args.events))
+            print(f"pre-filled {pipe.topic('events')} with {args.events:,} envelopes "
+                  f"({fill_rate:,.0f}/s)", flush=True)
+            print("faust pass-through ...", flush=True)
+            results["faust pass-through"] = asyncio.run(passthrough(pipe, args.events))
+            print("seal ...", flush=True)
+            results["seal"] = asyncio.run(seal(pipe, merchant_ids, args.events, profile))
+            print("COPY ...", flush=True)
+            results["COPY same rows"] = copy_same_rows(pipe, merchant_ids)
+        finally:
+            pipe.stop_all()
+            asyncio.run(delete_topics(settings, prefix))
+    ratios = report(results, args)
+    path = write_results("seal", {
+        "config": {**vars(args), "prefix": prefix, "batch": BATCH, "loadavg_at_start": loadavg,
+                   "seal_batch_seconds": batch_seconds},
+        "results": results, "ratios": ratios,
+        "targets": {"seal_vs_passthrough_pct": TARGET_SHARE_OF_PASSTHROUGH_PCT},
+    })
+    print(f"results: {path}")
+    if profile:
+        print_profile(profile)
+
+
+if __name__ == "__main__":
+    main()
