@@ -39,11 +39,11 @@ def make_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    await require_topics(settings, ["events", "dead-letter", "merchant-config"])
     engine = make_engine(settings)
     producer = make_producer(settings)
     directory = MerchantDirectory(settings, engine)
     keyring = Keyring(settings, engine)
-    await require_topics(settings, ["events", "dead-letter", "merchant-config"])
     await producer.start()
     try:
         await directory.start()
