@@ -117,7 +117,7 @@ async def test_deactivated_merchant_is_dead_lettered_with_its_bytes(desk, owner_
     settings = desk.pipe.settings()
     await publish(settings, desk.pipe.topic("merchant-config"), merchant_id.encode(), [config])
     body = square_body(pmid)
-    status, answer = await wait_for(lambda: _answered(desk, body, 202), timeout=30)
+    _, answer = await wait_for(lambda: _answered(desk, body, 202), timeout=30)
     await _check_kept(desk, body, answer, "unknown_merchant", "merchant unknown or inactive", pmid)
 
 

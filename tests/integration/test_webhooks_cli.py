@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import ROOT, Pipeline, free_port, square_body, wait_for
@@ -38,7 +39,7 @@ class FakeSquare:
     popen: subprocess.Popen[bytes]
     log: Path
 
-    def get(self, path: str) -> dict:  # type: ignore[type-arg]
+    def get(self, path: str) -> dict[str, Any]:
         req = urllib.request.Request(
             self.url + path, headers={"Authorization": f"Bearer {self.token}"}
         )
@@ -57,7 +58,9 @@ def fake_square(tmp_path: Path) -> Iterator[FakeSquare]:
     port = free_port()
     token = f"it-{uuid.uuid4().hex}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANARY_")}
-    env.update(CANARY_SQUARE_ACCESS_TOKEN=token, CANARY_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.update(
+        CANARY_SQUARE_ACCESS_TOKEN=token, CANARY_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1"
+    )
     log = tmp_path / "fake-square.log"
     with open(log, "wb") as out:
         popen = subprocess.Popen(
@@ -85,7 +88,7 @@ def fake_square(tmp_path: Path) -> Iterator[FakeSquare]:
         popen.wait(timeout=10)
 
 
-def _signed_post(pipe: Pipeline, pmid: str, key: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def _signed_post(pipe: Pipeline, pmid: str, key: str) -> tuple[int, dict[str, Any]]:
     body = square_body(pmid)
     return pipe.post(body, signature=pipe.sign(body, key=key))
 

@@ -101,12 +101,12 @@ async def test_create_validates_like_square(http, subscription, field, code):
 
 
 async def test_create_is_idempotent_per_key(http, state):
-    body = {"idempotency_key": "k-1",
-            "subscription": {"notification_url": URL, "event_types": ["payment.created"]}}
+    sub: dict[str, Any] = {"notification_url": URL, "event_types": ["payment.created"]}
+    body = {"idempotency_key": "k-1", "subscription": sub}
     first = await (await http.post(BASE, json=body, headers=AUTH)).json()
     again = await (await http.post(BASE, json=body, headers=AUTH)).json()
     assert first == again and len(state.webhooks.subscriptions) == 1
-    body["subscription"]["event_types"] = ["payment.updated"]
+    sub["event_types"] = ["payment.updated"]
     resp = await http.post(BASE, json=body, headers=AUTH)
     assert resp.status == 400
     assert _error(await resp.json())["code"] == "IDEMPOTENCY_KEY_REUSED"
@@ -246,7 +246,7 @@ async def test_fault_header_and_control_endpoint(http):
 # The SDK wrapper against the fake -----------------------------------------------------
 @pytest.fixture
 async def settings(http) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         square_base_url=str(http.make_url("/")),
         square_access_token=TOKEN,
@@ -301,7 +301,7 @@ async def test_sdk_retries_honour_retry_after_then_give_up(settings, state):
 
 
 async def test_unreachable_square_is_unavailable():
-    cfg = Settings(  # type: ignore[call-arg]
+    cfg = Settings(
         _env_file=None, square_base_url="http://127.0.0.1:9", square_access_token=TOKEN
     )
     async with sq.square_client(cfg) as client:
@@ -311,6 +311,6 @@ async def test_unreachable_square_is_unavailable():
 
 
 def test_client_needs_a_token():
-    cfg = Settings(_env_file=None, square_access_token="")  # type: ignore[call-arg]
+    cfg = Settings(_env_file=None, square_access_token="")
     with pytest.raises(ConfigError):
         sq.make_square_client(cfg)
