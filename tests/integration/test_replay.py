@@ -7,7 +7,6 @@ import json
 import uuid
 
 import pytest
-
 from harness import evidence_rows, read_topic, square_body, wait_for
 
 pytestmark = pytest.mark.integration

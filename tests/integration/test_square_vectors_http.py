@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from harness import evidence_rows, wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,7 +26,7 @@ def _flip(text: str, index: int) -> str:
 
 async def test_square_vectors_over_http(pipeline_factory, engine):
     pipe = pipeline_factory()
-    merchant_id, pmid = pipe.add_merchant(json.loads(WITH_MERCHANT["body"])["merchant_id"])
+    merchant_id, _ = pipe.add_merchant(json.loads(WITH_MERCHANT["body"])["merchant_id"])
     for case in VALID:
         pipe.add_signature_key(key=case["signature_key"], url=case["notification_url"])
     pipe.start("ingress")
