@@ -52,16 +52,26 @@ async def deploy(factory: Any, *apps: str, **overrides: str) -> Deployment:
     """A module's pipeline: one merchant, one signature key, ``apps`` started side by side."""
     pipe = factory(**overrides)
     merchant_id, pmid = pipe.add_merchant()
-    pipe.add_signature_key()
+    engine = engine_for(pipe.settings())
+    try:
+        key_id = await add_key(pipe, engine)
+    finally:
+        await engine.dispose()
     procs = [pipe.start(app, wait=False) for app in apps]
     for proc in procs:
         pipe.wait_ready(proc)
-    engine = engine_for(pipe.settings())
-    try:
-        (key_id,) = await key_ids(engine, pipe.notification_url)
-    finally:
-        await engine.dispose()
     return Deployment(pipe, merchant_id, pmid, key_id)
+
+
+async def add_key(pipe: Pipeline, engine: AsyncEngine, key: str | None = None) -> str:
+    """Store a signature key for the pipeline's URL; returns its id.
+
+    Keys of earlier runs may share the URL (ports are reused), hence the difference.
+    """
+    before = set(await key_ids(engine, pipe.notification_url))
+    pipe.add_signature_key(key=key)
+    (key_id,) = set(await key_ids(engine, pipe.notification_url)) - before
+    return key_id
 
 
 def merchant_off_partition(deployment: Deployment) -> tuple[str, str]:

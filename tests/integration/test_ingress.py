@@ -23,6 +23,7 @@ from ingress_checks import (
     RECORD_HEADERS,
     RFC3339_MICROS,
     Deployment,
+    add_key,
     all_key_ids,
     b64decode,
     counter,
@@ -32,7 +33,6 @@ from ingress_checks import (
     envelopes_of,
     evidence_by_source,
     ingestion,
-    key_ids,
     merchant_off_partition,
     sealed,
     sha256_hex,
@@ -104,8 +104,7 @@ async def test_unauthenticated_delivery_gets_401_and_a_metadata_only_dead_letter
 async def test_retired_key_no_longer_verifies(front, engine, owner_engine):
     pipe = front.pipe
     second = f"sig-{uuid.uuid4().hex}"
-    pipe.add_signature_key(key=second)
-    (second_id,) = set(await key_ids(engine, pipe.notification_url)) - {front.key_id}
+    second_id = await add_key(pipe, engine, key=second)
     await asyncio.sleep(KEYRING_MISS_REFRESH_SECONDS + 0.5)  # a miss then reloads the keyring
     body = square_body(front.pmid)
     status, answer = pipe.post(body, signature=pipe.sign(body, key=second))
