@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from canary_stream.errors import ConfigError
 from canary_stream.settings import Settings
+from canary_stream.topics import max_record_bytes
 
 STAGES: tuple[str, ...] = ("seal", "parse", "detect", "customers")
 
@@ -96,6 +97,7 @@ def make_app(stage: str, settings: Settings) -> tuple[faust.App, StageContext]:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=0,
+        producer_max_request_size=max_record_bytes(settings),
         table_cleanup_interval=60.0,
         stream_buffer_maxsize=4096,
         broker_commit_interval=1.0,

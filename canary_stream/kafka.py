@@ -15,7 +15,7 @@ from aiokafka.partitioner import murmur2
 
 from canary_stream.errors import TopicError, TransientError
 from canary_stream.settings import Settings
-from canary_stream.topics import TopicSpec, topic_specs
+from canary_stream.topics import TopicSpec, max_record_bytes, topic_specs
 
 
 def partition_for(merchant_id: str, partitions: int) -> int:
@@ -31,7 +31,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "linger_ms": 0,
         "request_timeout_ms": int(settings.ingress_deadline_seconds * 1000),
-        "max_request_size": settings.ingress_hard_cap_bytes * 2 + 65536,
+        "max_request_size": max_record_bytes(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -92,10 +92,16 @@ def compare_topics(
                     "cannot change once merchants have chains",
                 )
             )
-        policy = configs.get(spec.name, {}).get("cleanup.policy")
-        want = spec.config.get("cleanup.policy")
-        if want and policy is not None and policy != want:
-            problems.append(TopicProblem(spec.name, f"cleanup.policy is {policy}, expected {want}"))
+        have_config = configs.get(spec.name, {})
+        for name, want in spec.config.items():
+            value = have_config.get(name)
+            if value is not None and value != want:
+                problems.append(
+                    TopicProblem(
+                        spec.name,
+                        f"{name} is {value}, expected {want} (run 'canary-stream topics create')",
+                    )
+                )
     return problems
 
 
@@ -125,7 +131,20 @@ async def create_topics(settings: Settings) -> tuple[list[str], list[TopicProble
     created: list[str] = []
     try:
         await admin.start()
-        partitions, _ = await _describe(admin, [s.name for s in specs])
+        partitions, configs = await _describe(admin, [s.name for s in specs])
+        drifted = [
+            s
+            for s in specs
+            if s.name in partitions
+            and any(configs.get(s.name, {}).get(k, v) != v for k, v in s.config.items())
+        ]
+        if drifted:  # configs other than partitions can be set in place
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.config)
+                    for s in drifted
+                ]
+            )
         missing = [s for s in specs if s.name not in partitions]
         if missing:
             await admin.create_topics(

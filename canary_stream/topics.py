@@ -25,10 +25,17 @@ class TopicSpec:
     config: dict[str, str]
 
 
+def max_record_bytes(settings: Settings) -> int:
+    """Largest record a topic carrying raw bodies must take: a body at the hard cap, base64
+    encoded (4/3) inside an envelope or dead letter, with room for the other fields."""
+    return settings.ingress_hard_cap_bytes * 4 // 3 + 1024 * 1024
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics of pipeline.md with the partition counts and policies this deployment uses."""
     n = settings.topic_partitions
-    raw = {"cleanup.policy": "delete", "retention.ms": str(settings.raw_retention_ms)}
+    big = {"max.message.bytes": str(max_record_bytes(settings))}
+    raw = {"cleanup.policy": "delete", "retention.ms": str(settings.raw_retention_ms), **big}
     plain = {"cleanup.policy": "delete"}
     return [
         TopicSpec(settings.topic(EVENTS), n, raw),
@@ -37,6 +44,6 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(ALERTS), n, plain),
         TopicSpec(settings.topic(CASES), n, plain),
         TopicSpec(settings.topic(CHECKPOINTS), n, plain),
-        TopicSpec(settings.topic(DEAD_LETTER), n, plain),
+        TopicSpec(settings.topic(DEAD_LETTER), n, {**plain, **big}),
         TopicSpec(settings.topic(MERCHANT_CONFIG), 1, {"cleanup.policy": "compact"}),
     ]

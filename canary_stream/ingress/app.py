@@ -94,4 +94,11 @@ def serve(settings: Settings) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((settings.ingress_host, settings.ingress_port))
-    web.run_app(make_app(settings), sock=sock, print=None, access_log=None)
+    # keepalive_timeout also bounds a client that stalls in its headers (slowloris).
+    web.run_app(
+        make_app(settings),
+        sock=sock,
+        print=None,
+        access_log=None,
+        keepalive_timeout=settings.ingress_read_timeout_seconds,
+    )

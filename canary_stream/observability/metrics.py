@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
 
@@ -32,3 +32,14 @@ def record_sealed(sealed: Sequence[SealedEnvelope], duplicate_count: int, now: d
     duplicates.inc(duplicate_count)
     for record in sealed:
         received_to_sealed.observe(max(0.0, (now - record.received_at).total_seconds()))
+
+
+parse_outcomes = Counter("canary_parse_outcomes_total", "Parse outcomes by status", ["status"])
+canonical_published = Counter("canary_canonical_published_total", "Canonical events published")
+
+
+def record_parsed(entries: Sequence[Any], published: int) -> None:
+    """Count one parse batch's outcomes (``ingestion_log`` entries) and publications."""
+    for entry in entries:
+        parse_outcomes.labels(entry.status).inc()
+    canonical_published.inc(published)

@@ -36,5 +36,6 @@ def test_compare_topics_reports_missing_wrong_count_and_policy():
         "canary.events: missing (run 'canary-stream topics create')",
         "canary.sealed: has 4 partitions, expected 8; partition counts cannot change once "
         "merchants have chains",
-        "canary.merchant-config: cleanup.policy is delete, expected compact",
+        "canary.merchant-config: cleanup.policy is delete, expected compact "
+        "(run 'canary-stream topics create')",
     ]
