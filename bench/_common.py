@@ -115,15 +115,18 @@ class TopicSize:
 
 
 async def watch_progress(
-    count: Any, total: int, *, started: float, timeout: float, interval: float = 0.05
+    count: Any, total: int, proc: Proc, *, started: float, timeout: float, interval: float = 0.05
 ) -> dict[str, Any]:
-    """Poll ``await count()`` until it reaches ``total``; the steady rate is measured from
-    the first poll that saw progress to the one that saw the last record (start-up excluded).
+    """Poll ``await count()`` until it reaches ``total`` (while ``proc`` lives); the steady rate
+    is measured from the first poll that saw progress to the one that saw the last record
+    (start-up excluded).
     """
     first_at = first_n = None
     n = 0
     deadline = started + timeout
     while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited after {n} of {total}:\n{proc.tail()}")
         n = await count()
         now = time.monotonic()
         if n and first_at is None:
@@ -145,6 +148,11 @@ async def watch_progress(
 
 
 # Processes --------------------------------------------------------------------------------
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so ``finally`` blocks stop processes and drop topics."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def spawn(
     name: str, args: Sequence[str], env: dict[str, str], log: Path, url: str,
     profile: Path | None = None,

@@ -59,6 +59,7 @@ def main() -> None:
     source, sink, app_id = sys.argv[1:4]
     settings = Settings()
     app = make_app(source, sink, app_id, settings)
+    settings.state_dir.joinpath("faust").mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = faust.Worker(app, loglevel=logging.INFO, override_logging=True)
     worker.execute_from_commandline()

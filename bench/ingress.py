@@ -35,6 +35,7 @@ from _common import (
     TopicSize,
     create_topic,
     delete_topics,
+    exit_on_sigterm,
     free_port,
     kafka_pid,
     print_profile,
@@ -136,7 +137,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true",
                    help="run the ingress under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
-
+    exit_on_sigterm()
     settings = Settings()
     prefix = run_prefix("i")
     stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -46,6 +46,7 @@ from _common import (
     TopicSize,
     create_topic,
     delete_topics,
+    exit_on_sigterm,
     kafka_pid,
     print_profile,
     print_table,
@@ -122,7 +123,7 @@ async def passthrough(pipe: Pipeline, n: int) -> dict[str, Any]:
     meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
     try:
         async with TopicSize(pipe.base, sink, pipe.base.topic_partitions) as size:
-            result = await watch_progress(size, n, started=started, timeout=TIMEOUT)
+            result = await watch_progress(size, n, proc, started=started, timeout=TIMEOUT)
         return {**result, **meter.stop()}
     finally:
         proc.kill(signal.SIGTERM)
@@ -143,7 +144,7 @@ async def seal(
         proc = start_app(pipe, "seal", profile=profile, wait=False)
         meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
         try:
-            result = await watch_progress(count, n, started=started, timeout=TIMEOUT)
+            result = await watch_progress(count, n, proc, started=started, timeout=TIMEOUT)
             result.update(meter.stop())
         finally:
             proc.kill(signal.SIGTERM)
@@ -227,7 +228,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true",
                    help="run the seal worker under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
-
+    exit_on_sigterm()
     settings = Settings()
     prefix = run_prefix("s")
     profile = RESULTS / f"seal-{time.strftime('%Y%m%dT%H%M%S')}.prof" if args.profile else None

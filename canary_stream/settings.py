@@ -175,6 +175,15 @@ class Settings(BaseSettings):
         _, _, rest = url.partition("://")
         return f"postgresql+psycopg://{rest}"
 
+    # Merkle batches, signed checkpoints, anchoring (evidence.md) ----------------------
+    merkle_batch_size: int = Field(100, ge=1, le=100_000)
+    merkle_max_wait_seconds: float = Field(600.0, gt=0)
+    anchor_backend: str = "mock"
+    checkpoint_key_name: str = "canary-stream"
+    #: Base64 Ed25519 public key, for processes that serve proofs without the signing seed;
+    #: derived from ``checkpoint_signing_key`` when empty.
+    checkpoint_public_key: str = ""
+
 
 def _one_line(exc: ValidationError) -> str:
     err = exc.errors()[0]

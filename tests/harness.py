@@ -99,6 +99,8 @@ class Pipeline:
             CANARY_DATABASE_URL=self.base.database_url.get_secret_value(),
             CANARY_OWNER_DATABASE_URL=self.base.owner_database_url.get_secret_value(),
             CANARY_ENCRYPTION_KEYS=self.base.encryption_keys.get_secret_value(),
+            CANARY_CARD_HASH_KEYS=self.base.card_hash_keys.get_secret_value(),
+            CANARY_CHECKPOINT_SIGNING_KEY=self.base.checkpoint_signing_key.get_secret_value(),
             CANARY_TOPIC_PREFIX=self.prefix,
             CANARY_STATE_DIR=str(self.root),
             CANARY_INGRESS_PORT=str(self.ports["ingress"]),

@@ -30,6 +30,9 @@ GROUPS = [
     ("replay", "replay"),
     ("simulate", "simulate"),
     ("fake_square", "fake-square"),
+    ("keys", "keys"),
+    ("tokens", "tokens"),
+    ("proof", "proof"),
 ]
 for module_name, group in GROUPS:
     module = importlib.import_module(f"canary_stream.cli.{module_name}")

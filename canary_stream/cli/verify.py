@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 from canary_stream.cli.common import database, fail, one_line_errors, run, settings
@@ -46,3 +49,39 @@ def chain(
         f"chain of {verdict.merchant_id} ok: {verdict.checked} links verified, "
         f"head seq {verdict.head_seq}"
     )
+
+
+@app.command("proof")
+@one_line_errors
+def proof_(
+    bundle: Path = typer.Argument(..., help="A bundle written by 'canary-stream proof'"),
+    public_key: str | None = typer.Option(
+        None,
+        "--public-key",
+        help="Trusted key: base64 of the 32-byte Ed25519 key, or the verifier key "
+        "name+id+key that 'canary-stream keys show' prints",
+    ),
+) -> None:
+    """Check a proof bundle offline: bytes, chain link, inclusion, root, chain head, signature.
+
+    Example: canary-stream verify proof proof.json --public-key canary-stream+1bbb1983+AQ...
+    """
+    from canary_stream.evidence.bundle import BundleInvalid, verify_bundle_bytes
+    from canary_stream.evidence.signing import parse_public_key
+
+    name, key = parse_public_key(public_key) if public_key is not None else (None, None)
+    try:
+        data = bundle.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {bundle}: {exc.strerror}") from None
+    try:
+        verdict = verify_bundle_bytes(data, public_key=key, key_name=name)
+    except BundleInvalid as exc:
+        raise fail(f"proof rejected: {exc}") from None
+    print(verdict.describe())
+    if key is None:
+        print(
+            "note: verified with the bundle's own public key; pin the key you trust "
+            "with --public-key",
+            file=sys.stderr,
+        )

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from canary_stream.db.engine import make_engine
-from canary_stream.ingress import keys
+from canary_stream.ingress import keys, proofs
 from canary_stream.ingress.directory import Keyring, MerchantDirectory
 from canary_stream.ingress.views import WebhookGate, webhook
 from canary_stream.kafka import make_producer, require_topics
@@ -34,6 +34,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
+    proofs.setup_proofs(app)
     return app
 
 
@@ -45,15 +46,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     directory = MerchantDirectory(settings, engine)
     keyring = Keyring(settings, engine)
     await producer.start()
+    gate = WebhookGate(settings, producer, directory, keyring)
     try:
         await directory.start()
         await keyring.refresh()
         app[keys.ENGINE] = engine
-        app[keys.GATE] = WebhookGate(settings, producer, directory, keyring)
+        app[keys.GATE] = gate
         yield
     finally:
         await directory.stop()
-        await producer.stop()
+        await gate.producer.stop()  # the gate may have replaced the producer it was given
         await engine.dispose()
 
 

@@ -20,13 +20,19 @@ from typing import Any
 import uuid6
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from canary_stream import topics
 from canary_stream.ingress import keys
 from canary_stream.ingress.body import BodyInfo, read_body
 from canary_stream.ingress.directory import KEYRING_MISS_REFRESH_SECONDS, Keyring, MerchantDirectory
 from canary_stream.ingress.signature import HEADER, verify_signature
+from canary_stream.kafka import make_producer
 from canary_stream.models.dead_letter import DeadLetter, ReceivedBody, RejectedRequest
 from canary_stream.models.envelope import Envelope
 from canary_stream.models.wire import WireModel, now_utc
@@ -35,6 +41,7 @@ from canary_stream.settings import Settings
 
 log = logging.getLogger("canary.ingress")
 READ_CHUNK = 65536
+UNRECOVERABLE = (OutOfOrderSequenceNumber, UnknownProducerId, ProducerFenced)
 
 
 class Saturated(Exception):
@@ -80,6 +87,7 @@ class WebhookGate:
         self.keyring = keyring
         self.in_flight = asyncio.Semaphore(settings.ingress_max_in_flight)
         self.rejections = RateLimit(settings.signature_dead_letter_per_minute)
+        self._replacing = asyncio.Lock()
         self.events_topic = settings.topic(topics.EVENTS)
         self.dead_topic = settings.topic(topics.DEAD_LETTER)
 
@@ -91,10 +99,30 @@ class WebhookGate:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError()
-            async with asyncio.timeout(remaining):
-                await self.producer.send_and_wait(
-                    topic, record.to_bytes(), key=key, headers=record.headers()
-                )
+            producer = self.producer
+            try:
+                async with asyncio.timeout(remaining):
+                    await producer.send_and_wait(
+                        topic, record.to_bytes(), key=key, headers=record.headers()
+                    )
+            except UNRECOVERABLE:
+                await self.replace_producer(producer)
+                raise
+
+    async def replace_producer(self, failed: AIOKafkaProducer) -> None:
+        """Swap in a new producer after an error the idempotent producer cannot recover from.
+
+        aiokafka 0.14 keeps failing every later send to a partition after, e.g., an
+        ``OutOfOrderSequenceNumber`` (aio-libs/aiokafka#1017); a new producer id clears it.
+        """
+        async with self._replacing:
+            if self.producer is not failed:
+                return  # another request already replaced it
+            fresh = make_producer(self.settings)
+            await fresh.start()
+            self.producer = fresh
+            log.warning("producer replaced after an unrecoverable send error")
+        await failed.stop()
 
     def reject_in_background(self, record: DeadLetter) -> None:
         """Send a rate-limited 401 dead letter without making the client wait for it."""

@@ -21,6 +21,7 @@ from canary_stream.simulate.world import (
     Json,
     Merchant,
     address,
+    email,
     money,
     pick,
     rfc3339,
@@ -76,9 +77,11 @@ def new_payment(
     card: Card | None = None,
     amount: int | None = None,
     tip: int = 0,
+    order_id: str | None = None,
+    location_id: str | None = None,
 ) -> Json:
     """A Payment as first created (status set by the caller's transition helpers)."""
-    loc = rng.choice(m.locations)
+    loc = next((x for x in m.locations if x.id == location_id), None) or rng.choice(m.locations)
     member = rng.choice(m.team)
     amount = amount if amount is not None else ticket(rng)
     pid = rid(rng, 29)
@@ -108,16 +111,14 @@ def new_payment(
             "change_back_money": money(given - amount - tip, cur),
         }
     p["location_id"] = loc.id
-    p["order_id"] = rid(rng, 29)
+    p["order_id"] = order_id or rid(rng, 29)
     customer = card.customer_id if card is not None else None
     if customer is None and rng.random() < 0.15:
         customer = rng.choice(m.customers)
     if customer is not None:
         p["customer_id"] = customer
         if rng.random() < 0.5:
-            p["buyer_email_address"] = (
-                f"{rng.choice(FIRST).lower()}.{rid(rng, 5).lower()}@example.com"
-            )
+            p["buyer_email_address"] = email(rng, rng.choice(FIRST))
     p["employee_id"] = member
     p["team_member_id"] = member
     if entry == "KEYED":

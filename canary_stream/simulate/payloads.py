@@ -2,67 +2,73 @@
 
 Pure: no I/O and no wall clock. ``Traffic(seed, merchants, start=..., rate=...)`` yields the
 same :class:`Webhook` bytes for the same arguments. Each tick picks a merchant (weighted by
-store size) and either advances one of its open stories or starts a new one:
-
-* ``sale``: a card payment first seen COMPLETED, then a ``payment.updated`` adding its fee;
-* ``delayed``: APPROVED (delayed capture), later COMPLETED (often with a tip), then the fee;
-* ``void``: APPROVED, then CANCELED (card VOIDED);
-* ``keyed``: a KEYED card-not-present sale (billing address, higher fee);
-* ``cash``: a CASH payment, sometimes with a later re-versioned ``payment.updated``;
-* ``declined``: one to three FAILED card attempts, often followed by a good sale;
-* ``refund``: ``refund.created`` PENDING → ``refund.updated`` COMPLETED (rarely FAILED) of an
-  earlier completed payment of the same merchant, then that payment's ``payment.updated``
-  carrying ``refunded_money`` and ``refund_ids``.
+store size) and either advances one of its open stories or starts a new one, its kind drawn
+from the mix (:data:`~canary_stream.simulate.stories.DEFAULT_MIX`, overridable, plus any
+fraud patterns asked for): card sales, delayed captures, voids, keyed entries, cash,
+declined attempts, refunds, orders with split tender (thin ``order.*`` webhooks), exchanges,
+customers, loyalty, gift cards, disputes and payouts.
 
 Business time runs at ``rate`` events per second from ``start``: event ``i`` is created at
 ``start + i / rate``; object timestamps sit slightly before it and never go backwards.
+
+Besides the webhooks, a run keeps what Square's API would serve for it (never POSTed):
+``traffic.orders`` (the full Order of every completed order, for RetrieveOrder) and each
+location's cash-drawer shifts and events (``drawer_shifts``, ``drawer_events`` and their
+``*_page`` forms), all as of the webhooks generated so far.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from types import MappingProxyType
 
+from canary_stream.simulate import api
 from canary_stream.simulate import objects as o
+from canary_stream.simulate.account_stories import MIN_PAYOUT, AccountStories
+from canary_stream.simulate.drawer import Drawer
+from canary_stream.simulate.fraud import FraudStories
+from canary_stream.simulate.stories import Step, Story, ms, weights
 from canary_stream.simulate.world import (
-    PRESENT_ENTRY,
     UPPER_ALNUM,
-    Card,
     Json,
     Merchant,
-    money,
-    new_card,
     new_merchant,
-    pick,
     rfc3339,
     rid,
-    ticket,
     uuid4_like,
 )
 
 #: Business time of event 0 unless told otherwise (tests and reproducible runs).
 DEFAULT_START = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
-EVENT_TYPES = ("payment.created", "payment.updated", "refund.created", "refund.updated")
-#: Story kinds and their weights.
-STORIES: list[tuple[str, int]] = [
-    ("sale", 45),
-    ("delayed", 14),
-    ("void", 4),
-    ("keyed", 6),
-    ("cash", 17),
-    ("declined", 5),
-    ("refund", 9),
-]
+#: Every webhook type the simulator sends: its ``data.type`` and ``data.object`` key.
+SHAPES: dict[str, tuple[str, str]] = {
+    "payment.created": ("payment", "payment"),
+    "payment.updated": ("payment", "payment"),
+    "refund.created": ("refund", "refund"),
+    "refund.updated": ("refund", "refund"),
+    "order.created": ("order", "order_created"),
+    "order.updated": ("order", "order_updated"),
+    "customer.created": ("customer", "customer"),
+    "customer.updated": ("customer", "customer"),
+    "customer.deleted": ("customer", "customer"),
+    "loyalty.account.created": ("loyalty_account", "loyalty_account"),
+    "loyalty.event.created": ("loyalty_event", "loyalty_event"),
+    "gift_card.activity.created": ("gift_card_activity", "gift_card_activity"),
+    "dispute.created": ("dispute", "dispute"),
+    "dispute.state.updated": ("dispute", "dispute"),
+    "payout.sent": ("payout", "payout"),
+    "payout.paid": ("payout", "payout"),
+    "payout.failed": ("payout", "payout"),
+}
+EVENT_TYPES = tuple(SHAPES)
+#: Event types whose envelope also names the location (as Square sends them).
+WITH_LOCATION = {"dispute", "payout"}
 #: About how many stories a merchant keeps open at once.
 OPEN_TARGET = 6
-#: How many completed payments a merchant remembers as refundable.
-REFUNDABLE_MEMORY = 200
-
-Step = tuple[str, Json]
-Story = Iterator[Step]
 
 
 def merchant_ids(seed: int, n: int) -> list[str]:
@@ -93,12 +99,13 @@ def encode(body: Json) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _ms(seconds: float) -> timedelta:
-    return timedelta(milliseconds=round(seconds * 1000))
+class Traffic(FraudStories, AccountStories):
+    """An endless, deterministic stream of Square webhooks for a set of merchants (iterate once).
 
-
-class Traffic:
-    """An endless, deterministic stream of Square webhooks for a set of merchants (iterate once)."""
+    ``mix`` overrides story weights of :data:`~canary_stream.simulate.stories.DEFAULT_MIX`
+    (0 drops a story); ``fraud`` adds fraud patterns by weight (``card_testing``,
+    ``refund_burst``).
+    """
 
     def __init__(
         self,
@@ -108,6 +115,8 @@ class Traffic:
         start: datetime = DEFAULT_START,
         rate: float = 50.0,
         currency: str | Mapping[str, str] = "USD",
+        mix: Mapping[str, float] | None = None,
+        fraud: Mapping[str, float] | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -118,6 +127,7 @@ class Traffic:
             raise ValueError("start must be timezone-aware")
         self.start = start.astimezone(UTC)
         self.rate = rate
+        self.mix = weights(mix, fraud)
         self.rng = random.Random(f"traffic:{seed}:{rfc3339(self.start)}")
         self.now = self.start
 
@@ -125,8 +135,19 @@ class Traffic:
             return currency if isinstance(currency, str) else currency.get(mid, "USD")
 
         self.merchants = [new_merchant(mid, cur(mid), seed, self.start.year) for mid in ids]
+        self._by_id = {m.merchant_id: m for m in self.merchants}
         self._open: dict[str, list[Story]] = {m.merchant_id: [] for m in self.merchants}
+        self._orders: dict[str, Json] = {}
+        self._orders_of: dict[str, list[str]] = {}
+        self._drawers = {m.merchant_id: self._new_drawers(seed, m) for m in self.merchants}
         self._iterated = False
+
+    def _new_drawers(self, seed: int, m: Merchant) -> dict[str, Drawer]:
+        rng = random.Random(f"drawer:{seed}:{rfc3339(self.start)}:{m.merchant_id}")
+        return {
+            loc.id: Drawer(rng, m, loc, self.start - ms(rng.randint(0, 6 * 3600)))
+            for loc in m.locations
+        }
 
     # The scheduler ------------------------------------------------------------------
     def __iter__(self) -> Iterator[Webhook]:
@@ -137,10 +158,14 @@ class Traffic:
 
     def _generate(self) -> Iterator[Webhook]:
         rng, weights = self.rng, [m.weight for m in self.merchants]
+        kinds, kind_weights = list(self.mix), list(self.mix.values())
         i = 0
         while True:
-            self.now = self.start + _ms(i / self.rate)
+            self.now = self.start + ms(i / self.rate)
             m = rng.choices(self.merchants, weights)[0]
+            for drawer in self._drawers[m.merchant_id].values():
+                drawer.rotate(self.now)
+                drawer.activity(self.now)
             stories = self._open[m.merchant_id]
             step: Step | None = None
             if stories and rng.random() < len(stories) / (len(stories) + OPEN_TARGET):
@@ -148,139 +173,105 @@ class Traffic:
                 step = next(stories[k], None)
                 if step is None:
                     stories.pop(k)
-            if step is None:
-                story = self._story(m, pick(rng, STORIES))
-                step = next(story)
-                stories.append(story)
+            while step is None:
+                story = self._story(m, rng.choices(kinds, kind_weights)[0])
+                step = next(story, None)
+                if step is not None:
+                    stories.append(story)
             yield self._webhook(m, *step)
             i += 1
 
     def _webhook(self, m: Merchant, event_type: str, obj: Json) -> Webhook:
-        kind = event_type.split(".", 1)[0]
+        kind, key = SHAPES[event_type]
+        if kind in ("payment", "refund"):
+            obj = o.ordered(kind, obj)
+        object_id = obj["order_id"] if kind == "order" else obj["id"]
         event_id = uuid4_like(self.rng)
         created_at = rfc3339(self.now)
-        body = {
-            "merchant_id": m.merchant_id,
-            "type": event_type,
-            "event_id": event_id,
-            "created_at": created_at,
-            "data": {"type": kind, "id": obj["id"], "object": {kind: o.ordered(kind, obj)}},
-        }
-        return Webhook(m.merchant_id, event_type, event_id, obj["id"], created_at, encode(body))
+        body: Json = {"merchant_id": m.merchant_id}
+        if kind in WITH_LOCATION:
+            body["location_id"] = obj["location_id"]
+        body["type"] = event_type
+        body["event_id"] = event_id
+        body["created_at"] = created_at
+        body["data"] = {"type": kind, "id": object_id, "object": {key: obj}}
+        return Webhook(m.merchant_id, event_type, event_id, object_id, created_at, encode(body))
 
     def _story(self, m: Merchant, kind: str) -> Story:
-        if kind == "refund" and m.refundable:
-            return self._refund(m)
-        if kind == "cash":
-            return self._cash(m)
-        if kind == "declined":
-            return self._declined(m)
-        entry = "KEYED" if kind == "keyed" else None
-        return self._sale(m, entry=entry, delayed=kind in ("delayed", "void"), void=kind == "void")
-
-    # Helpers --------------------------------------------------------------------------
-    def _later(self, last: datetime | None = None) -> datetime:
-        """An object time just before the current event, never before ``last``."""
-        t = self.now - _ms(self.rng.uniform(0.05, 0.6))
-        if last is not None:
-            t = max(t, last + _ms(0.001))
-        return t
-
-    def _card(self, m: Merchant, returning: float = 0.35) -> Card:
-        if self.rng.random() < returning:
-            return self.rng.choice(m.cards)
-        return new_card(self.rng, self.start.year)
-
-    def _tip(self, amount: int) -> int:
-        return round(amount * self.rng.choice((0.1, 0.15, 0.18, 0.2, 0.25)))
-
-    def _remember(self, m: Merchant, p: Json) -> None:
-        m.refundable.append(p)
-        del m.refundable[:-REFUNDABLE_MEMORY]
-
-    # Stories --------------------------------------------------------------------------
-    def _sale(
-        self,
-        m: Merchant,
-        *,
-        entry: str | None = None,
-        card: Card | None = None,
-        delayed: bool = False,
-        void: bool = False,
-    ) -> Story:
-        rng = self.rng
-        entry = entry or pick(rng, PRESENT_ENTRY)
-        card = card or self._card(m, 0.5 if entry == "KEYED" else 0.35)
-        amount = ticket(rng)
-        tip = self._tip(amount) if not delayed and rng.random() < 0.25 else 0
-        done = self._later()
-        authorized = done - (_ms(0) if delayed else _ms(rng.uniform(0.02, 0.2)))
-        t = authorized - _ms(rng.uniform(0.4, 1.5))
-        p = o.new_payment(rng, m, t, source="CARD", entry=entry, card=card, amount=amount, tip=tip)
-        o.authorize(p, rng, authorized, delayed=delayed)
-        t = done
-        if not delayed:
-            o.capture(p, rng, done)
-            yield "payment.created", p
-        else:
-            yield "payment.created", p
-            t = self._later(t)
-            if void:
-                o.void(p, rng, t)
-                yield "payment.updated", p
-                return
-            o.capture(p, rng, t, tip=self._tip(amount) if rng.random() < 0.6 else 0)
-            yield "payment.updated", p
-        if rng.random() < 0.05:
-            p["app_fee_money"] = money(max(1, amount // 100), m.currency)
-        o.add_fee(p, rng, self._later(t))
-        yield "payment.updated", p
-        self._remember(m, p)
-
-    def _cash(self, m: Merchant) -> Story:
-        rng = self.rng
-        t = self._later()
-        p = o.new_payment(rng, m, t - _ms(rng.uniform(0.3, 2.0)), source="CASH")
-        o.capture(p, rng, t)
-        yield "payment.created", p
-        if rng.random() < 0.25:
-            o.stamp(p, rng, self._later(t + _ms(0.2)))
-            yield "payment.updated", p
-        self._remember(m, p)
-
-    def _declined(self, m: Merchant) -> Story:
-        rng = self.rng
-        entry = "KEYED" if rng.random() < 0.3 else pick(rng, PRESENT_ENTRY)
-        card = self._card(m, 0.2)
-        for _ in range(rng.choice((1, 1, 1, 2, 3))):
-            t = self._later()
-            p = o.new_payment(
-                rng, m, t - _ms(rng.uniform(0.4, 1.5)), source="CARD", entry=entry, card=card
+        """A new story of ``kind``, or a plain sale when ``kind`` cannot happen yet."""
+        mid = m.merchant_id
+        ready: dict[str, Callable[[], bool]] = {
+            "refund": lambda: bool(m.refundable),
+            "refund_burst": lambda: len(m.refundable) >= 3,
+            "dispute": lambda: bool(self._disputable(m)),
+            "payout": lambda: m.balance >= MIN_PAYOUT,
+            "exchange": lambda: bool(self._orders_of.get(mid)),
+        }
+        if not ready.get(kind, lambda: True)():
+            kind = "sale"
+        if kind == "exchange":
+            source = self._orders[self.rng.choice(self._orders_of[mid])]
+            return self._order(m, exchange_of=source)
+        if kind in ("sale", "delayed", "void", "keyed"):
+            return self._sale(
+                m,
+                entry="KEYED" if kind == "keyed" else None,
+                delayed=kind in ("delayed", "void"),
+                void=kind == "void",
             )
-            o.decline(p, rng, t)
-            yield "payment.created", p
-            if rng.random() < 0.3:
-                card = self._card(m, 0.2)
-        if rng.random() < 0.6:
-            yield from self._sale(m, entry=entry, card=self._card(m, 0.1))
+        story: Callable[[Merchant], Story] = getattr(self, f"_{kind}")
+        return story(m)
 
-    def _refund(self, m: Merchant) -> Story:
-        rng = self.rng
-        p = m.refundable.pop(rng.randrange(len(m.refundable)))
-        left = p["total_money"]["amount"] - o.refunded_total(p)
-        amount = left if rng.random() < 0.75 else max(1, round(left * rng.uniform(0.1, 0.9)))
-        t = self._later()
-        r = o.new_refund(rng, m, p, t, amount)
-        yield "refund.created", r
-        ok = rng.random() >= 0.03
-        t = self._later(t)
-        o.settle_refund(r, p, rng, t, ok=ok)
-        yield "refund.updated", r
-        if ok:
-            o.link_refund(p, r, rng, self._later(t))
-            yield "payment.updated", p
-        if o.refunded_total(p) < p["total_money"]["amount"]:
-            self._remember(m, p)
+    # What Square's API would serve for this traffic ------------------------------------
+    @property
+    def orders(self) -> Mapping[str, Json]:
+        """Every completed order so far by id: the full ``Order`` (do not mutate)."""
+        return MappingProxyType(self._orders)
+
+    def retrieve_order(self, merchant_id: str, order_id: str) -> Json | None:
+        """RetrieveOrder's body ``{"order": {...}}``; None for another merchant's or no order."""
+        if order_id not in self._orders_of.get(merchant_id, ()):
+            return None
+        return api.retrieve_order(json.loads(json.dumps(self._orders[order_id])))
+
+    def _location_drawers(self, merchant_id: str, location_id: str | None) -> list[Drawer]:
+        drawers = self._drawers.get(merchant_id, {})
+        if location_id is None:
+            return list(drawers.values())
+        return [drawers[location_id]] if location_id in drawers else []
+
+    def drawer_shifts(self, merchant_id: str, location_id: str | None = None) -> list[Json]:
+        """``CashDrawerShiftSummary`` objects of the merchant (or one location), by open time."""
+        found = [s for d in self._location_drawers(merchant_id, location_id) for s in d.summaries()]
+        return sorted(found, key=lambda s: (s["opened_at"], s["id"]))
+
+    def drawer_shift(self, merchant_id: str, shift_id: str) -> Json | None:
+        """The full ``CashDrawerShift`` (RetrieveCashDrawerShift), None when unknown."""
+        for d in self._location_drawers(merchant_id, None):
+            if (shift := d.shift(shift_id)) is not None:
+                return shift
+        return None
+
+    def drawer_events(self, merchant_id: str, shift_id: str) -> list[Json]:
+        """The shift's ``CashDrawerShiftEvent`` objects in time order ([] when unknown)."""
+        for d in self._location_drawers(merchant_id, None):
+            if shift_id in d.events:
+                return d.shift_events(shift_id)
+        return []
+
+    def drawer_shifts_page(
+        self, merchant_id: str, location_id: str, *, cursor: str | None = None, limit: int = 200
+    ) -> Json:
+        """ListCashDrawerShifts' body: ``{"cash_drawer_shifts": [...], "cursor"?}``."""
+        shifts = self.drawer_shifts(merchant_id, location_id)
+        return api.page(shifts, "cash_drawer_shifts", cursor=cursor, limit=limit)
+
+    def drawer_events_page(
+        self, merchant_id: str, shift_id: str, *, cursor: str | None = None, limit: int = 200
+    ) -> Json:
+        """ListCashDrawerShiftEvents' body: ``{"cash_drawer_shift_events": [...], "cursor"?}``."""
+        events = self.drawer_events(merchant_id, shift_id)
+        return api.page(events, "cash_drawer_shift_events", cursor=cursor, limit=limit)
 
 
 def webhooks(
@@ -291,7 +282,12 @@ def webhooks(
     start: datetime = DEFAULT_START,
     rate: float = 50.0,
     currency: str | Mapping[str, str] = "USD",
+    mix: Mapping[str, float] | None = None,
+    fraud: Mapping[str, float] | None = None,
 ) -> list[Webhook]:
     """The first ``count`` webhooks of :class:`Traffic` (a convenience for tests and tools)."""
-    stream = iter(Traffic(seed, merchants, start=start, rate=rate, currency=currency))
+    traffic = Traffic(
+        seed, merchants, start=start, rate=rate, currency=currency, mix=mix, fraud=fraud
+    )
+    stream = iter(traffic)
     return [next(stream) for _ in range(count)]

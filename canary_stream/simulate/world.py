@@ -39,6 +39,12 @@ NOTES = ["table 12", "no onions", "gift wrap", "pickup at 5", "birthday", "regul
 STORE_WORDS = ["Canary", "Harbor", "Maple", "Copper", "Juniper", "Lantern", "Birch", "Sparrow"]
 STORE_KINDS = ["Coffee", "Books", "Bakery", "Market", "Diner", "Hardware", "Florist"]
 DEVICE_NAMES = ["Front Counter", "Register 2", "Bar", "Patio", "Back Office", "Kiosk"]
+PRODUCTS = [
+    "House Blend", "Croissant", "Sourdough Loaf", "Paperback", "Tulip Bouquet", "Hammer",
+    "Gift Mug", "Cold Brew", "Bagel", "Notebook", "Candle", "Olive Oil", "Tote Bag", "Soup",
+]  # fmt: skip
+#: The sales tax every simulated location charges (additive, on the whole order).
+TAX_PERCENT = "8.25"
 
 
 @functools.cache
@@ -92,6 +98,16 @@ def address(rng: random.Random, *, named: bool) -> Json:
     return addr
 
 
+def phone(rng: random.Random) -> str:
+    """A synthetic US phone number in E.164 (555 exchange)."""
+    return f"+1{rng.randint(201, 989)}555{rng.randint(0, 9999):04d}"
+
+
+def email(rng: random.Random, first: str) -> str:
+    """A synthetic e-mail address at example.com."""
+    return f"{first.lower()}.{rid(rng, 5).lower()}@example.com"
+
+
 @dataclass(frozen=True)
 class Card:
     """A card as Square shows it inside ``card_details.card``."""
@@ -140,6 +156,17 @@ def new_card(rng: random.Random, year: int, customer_id: str | None = None) -> C
 
 
 @dataclass(frozen=True)
+class CatalogItem:
+    """One sellable item variation of a merchant's catalog."""
+
+    id: str
+    version: int
+    name: str
+    variation: str
+    price: int
+
+
+@dataclass(frozen=True)
 class Location:
     """A Square location with its POS devices."""
 
@@ -160,8 +187,20 @@ class Merchant:
     customers: list[str]
     cards: list[Card]
     app_id: str
+    catalog: list[CatalogItem] = field(default_factory=list)
+    tax_id: str = ""
+    loyalty_program_id: str = ""
+    bank_account_id: str = ""
     #: Completed payments that may still be refunded (most recent last).
     refundable: list[Json] = field(default_factory=list)
+    #: Customer profiles known to the run (created by the run, or drawn when first updated).
+    profiles: dict[str, Json] = field(default_factory=dict)
+    #: Loyalty accounts by customer id.
+    accounts: dict[str, Json] = field(default_factory=dict)
+    #: Activated gift cards: ``{"id", "gan", "balance"}``.
+    gift_cards: list[Json] = field(default_factory=list)
+    #: Card money captured and not yet paid out (net of Square's fees and refunds).
+    balance: int = 0
 
 
 def new_merchant(merchant_id: str, currency: str, seed: int, year: int) -> Merchant:
@@ -186,7 +225,7 @@ def new_merchant(merchant_id: str, currency: str, seed: int, year: int) -> Merch
         new_card(rng, year, rng.choice(customers) if rng.random() < 0.5 else None)
         for _ in range(rng.randint(40, 120))
     ]
-    return Merchant(
+    m = Merchant(
         merchant_id=merchant_id,
         currency=currency,
         name=f"{rng.choice(STORE_WORDS)} {rng.choice(STORE_KINDS)}",
@@ -197,3 +236,17 @@ def new_merchant(merchant_id: str, currency: str, seed: int, year: int) -> Merch
         cards=cards,
         app_id="sq0idp-" + rid(rng, 22, URLSAFE),
     )
+    m.catalog = [
+        CatalogItem(
+            id=rid(rng, 24, UPPER_ALNUM),
+            version=rng.randint(1_600_000_000_000, 1_700_000_000_000),
+            name=name,
+            variation=rng.choice(("Regular", "Large", "Small", "Each")),
+            price=max(100, round(rng.lognormvariate(math.log(900), 0.7) / 25) * 25),
+        )
+        for name in rng.sample(PRODUCTS, rng.randint(6, 10))
+    ]
+    m.tax_id = rid(rng, 24, UPPER_ALNUM)
+    m.loyalty_program_id = uuid4_like(rng)
+    m.bank_account_id = "bact:" + rid(rng, 20, BASE62)
+    return m

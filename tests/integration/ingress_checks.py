@@ -9,33 +9,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-from harness import Pipeline, engine_for, read_topic, square_body, wait_for
+from harness import Pipeline, b64, engine_for, read_topic, square_body, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from canary_stream.db.evidence import RAW_PAYLOAD_COLUMN
 from canary_stream.evidence.crypto import KeyRing
-from canary_stream.kafka import partition_for
 
 #: RFC 3339, UTC, exactly six fractional digits (contracts.md).
 RFC3339_MICROS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 RECORD_HEADERS = {"content-type": b"application/json", "schema-version": b"1"}
-#: Known bug: the topics keep the broker's default max.message.bytes (1 MiB) and canary_stream/
-#: topics.py sets none, so the broker refuses the envelope (or dead letter) of any authentic
-#: body above ~770 KiB (base64 grows it by 4/3) and the ingress answers 503 for it, forever.
-ENVELOPE_TOO_LARGE = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bodies above ~770 KiB get 503: topics keep the broker's 1 MiB max.message.bytes",
-)
 
 
 @dataclass
@@ -51,6 +42,11 @@ class Deployment:
 async def deploy(factory: Any, *apps: str, **overrides: str) -> Deployment:
     """A module's pipeline: one merchant, one signature key, ``apps`` started side by side."""
     pipe = factory(**overrides)
+    # The harness passes no card-hash keys to its processes; the parse stage needs them.
+    pipe.overrides.setdefault(
+        "CANARY_CARD_HASH_KEYS",
+        pipe.base.card_hash_keys.get_secret_value() or f"t1:{b64(os.urandom(32))}",
+    )
     merchant_id, pmid = pipe.add_merchant()
     engine = engine_for(pipe.settings())
     try:
@@ -72,19 +68,6 @@ async def add_key(pipe: Pipeline, engine: AsyncEngine, key: str | None = None) -
     pipe.add_signature_key(key=key)
     (key_id,) = set(await key_ids(engine, pipe.notification_url)) - before
     return key_id
-
-
-def merchant_off_partition(deployment: Deployment) -> tuple[str, str]:
-    """A new merchant whose ``canary.events`` partition is not the deployment merchant's.
-
-    For deliveries the broker may refuse: with aiokafka 0.14's idempotent producer a refused
-    batch leaves its partition failing (OutOfOrderSequenceNumber) until the ingress restarts.
-    """
-    n = deployment.pipe.settings().topic_partitions
-    while True:
-        merchant_id, pmid = deployment.pipe.add_merchant()
-        if partition_for(merchant_id, n) != partition_for(deployment.merchant_id, n):
-            return merchant_id, pmid
 
 
 def sized_body(pmid: str, size: int, **fields: Any) -> bytes:
