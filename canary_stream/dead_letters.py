@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,40 +17,19 @@ from canary_stream.kafka import make_producer
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import Envelope
 from canary_stream.settings import Settings
+from canary_stream.tail import tail
 
 
 async def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter currently in the topic, oldest first per partition."""
-    name = settings.topic(topics.DEAD_LETTER)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
-    )
-    out: list[DeadLetter] = []
-    try:
-        await consumer.start()
-        parts = [TopicPartition(name, p) for p in range(settings.topic_partitions)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        pending = {tp for tp in parts if ends[tp] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for records in batch.values():
-                for record in records:
-                    try:
-                        out.append(DeadLetter.model_validate_json(record.value or b""))
-                    except ValidationError:
-                        continue
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    except KafkaError as exc:
-        raise TransientError(
-            f"broker unreachable ({type(exc).__name__}); is the stack up?"
-        ) from exc
-    finally:
-        await consumer.stop()
-    return out
+    letters: list[DeadLetter] = []
+    topic = settings.topic(topics.DEAD_LETTER)
+    async for item in tail(settings, topic, from_beginning=True, follow=False):
+        try:
+            letters.append(DeadLetter.model_validate(item["value"]))
+        except ValidationError:
+            continue
+    return letters
 
 
 @dataclass(frozen=True)

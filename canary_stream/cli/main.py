@@ -39,6 +39,9 @@ for module_name, group in GROUPS:
     app.add_typer(module.app, name=group)
 
 
+app.command("tail")(importlib.import_module("canary_stream.cli.tail").tail)
+
+
 @app.command()
 @one_line_errors
 def worker(

@@ -70,8 +70,9 @@ class AccountStories(StoryBase):
         account = m.accounts[rng.choice(sorted(m.accounts))]
         points = rng.choice((5, 10, 20, 25, -5, -10))
         points = max(points, -int(account["balance"])) or 5
-        yield "loyalty.event.created", a.loyalty_event(
-            rng, account, "ADJUST_POINTS", self._later(), points=points
+        yield (
+            "loyalty.event.created",
+            a.loyalty_event(rng, account, "ADJUST_POINTS", self._later(), points=points),
         )
 
     def _gift_card(self, m: Merchant) -> Story:
@@ -84,15 +85,21 @@ class AccountStories(StoryBase):
             g = a.new_gift_card(rng)
             m.gift_cards.append(g)
             amount = rng.choice((2_500, 5_000, 5_000, 10_000))
-            yield "gift_card.activity.created", a.gift_card_activity(
-                rng, m, g, "ACTIVATE", amount, self._later(), location, order_id=rid(rng, 29)
+            yield (
+                "gift_card.activity.created",
+                a.gift_card_activity(
+                    rng, m, g, "ACTIVATE", amount, self._later(), location, order_id=rid(rng, 29)
+                ),
             )
             return
         if what == "LOAD":
             g = rng.choice(m.gift_cards)
             amount = rng.choice((2_000, 2_500, 5_000))
-            yield "gift_card.activity.created", a.gift_card_activity(
-                rng, m, g, "LOAD", amount, self._later(), location, order_id=rid(rng, 29)
+            yield (
+                "gift_card.activity.created",
+                a.gift_card_activity(
+                    rng, m, g, "LOAD", amount, self._later(), location, order_id=rid(rng, 29)
+                ),
             )
             return
         g = rng.choice(funded)
@@ -108,8 +115,11 @@ class AccountStories(StoryBase):
         o.authorize(p, rng, t - ms(0.05), delayed=False)
         o.capture(p, rng, t)
         yield "payment.created", p
-        yield "gift_card.activity.created", a.gift_card_activity(
-            rng, m, g, "REDEEM", amount, self._later(t), location, payment_id=p["id"]
+        yield (
+            "gift_card.activity.created",
+            a.gift_card_activity(
+                rng, m, g, "REDEEM", amount, self._later(t), location, payment_id=p["id"]
+            ),
         )
 
     def _disputable(self, m: Merchant) -> list[Json]:

@@ -21,7 +21,7 @@ SHIFT = timedelta(hours=8)
 CLOSE_AFTER = timedelta(minutes=20)
 OPENING_CASH = 20_000
 #: Chance per scheduler tick (of the merchant) that someone opens a drawer without a sale.
-DRAWER_ACTIVITY = 0.012
+DRAWER_ACTIVITY = 0.004
 ACTIVITY: list[tuple[str, int]] = [("NO_SALE", 70), ("PAID_OUT", 20), ("PAID_IN", 10)]
 PAID_OUT_NOTES = ["Supplies", "Window cleaner", "Delivery tip", "Postage", "Milk run"]
 PAID_IN_NOTES = ["Change float", "Returned float", "Petty cash"]

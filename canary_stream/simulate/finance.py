@@ -10,7 +10,16 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta
 
-from canary_stream.simulate.world import BASE62, Json, Merchant, money, pick, rfc3339, rid, uuid4_like
+from canary_stream.simulate.world import (
+    BASE62,
+    Json,
+    Merchant,
+    money,
+    pick,
+    rfc3339,
+    rid,
+    uuid4_like,
+)
 
 REASONS: list[tuple[str, int]] = [
     ("NO_KNOWLEDGE", 35),

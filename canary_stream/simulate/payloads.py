@@ -228,6 +228,10 @@ class Traffic(FraudStories, AccountStories):
         """Every completed order so far by id: the full ``Order`` (do not mutate)."""
         return MappingProxyType(self._orders)
 
+    def order_ids(self, merchant_id: str) -> list[str]:
+        """The merchant's completed order ids so far, oldest first."""
+        return list(self._orders_of.get(merchant_id, ()))
+
     def retrieve_order(self, merchant_id: str, order_id: str) -> Json | None:
         """RetrieveOrder's body ``{"order": {...}}``; None for another merchant's or no order."""
         if order_id not in self._orders_of.get(merchant_id, ()):

@@ -76,7 +76,12 @@ class PaymentStories(StoryBase):
         rng, loc = self.rng, p["location_id"]
         if account["balance"] >= a.REWARD_POINTS and rng.random() < 0.3:
             e = a.loyalty_event(
-                rng, account, "REDEEM_REWARD", self._later(), order_id=p["order_id"], location_id=loc
+                rng,
+                account,
+                "REDEEM_REWARD",
+                self._later(),
+                order_id=p["order_id"],
+                location_id=loc,
             )
             yield "loyalty.event.created", e
         if rng.random() < 0.85:
@@ -93,14 +98,18 @@ class PaymentStories(StoryBase):
                 )
                 yield "loyalty.event.created", e
 
-    def _cash(self, m: Merchant, *, amount: int | None = None, order: Json | None = None) -> PaymentStory:
+    def _cash(
+        self, m: Merchant, *, amount: int | None = None, order: Json | None = None
+    ) -> PaymentStory:
         """A CASH payment (and the drawer's CASH_TENDER_PAYMENT); hands it back."""
         rng = self.rng
         t = self._later()
         where: dict[str, Any] = {}
         if order is not None:
             where = {"order_id": order["id"], "location_id": order["location_id"]}
-        p = o.new_payment(rng, m, t - ms(rng.uniform(0.3, 2.0)), source="CASH", amount=amount, **where)
+        p = o.new_payment(
+            rng, m, t - ms(rng.uniform(0.3, 2.0)), source="CASH", amount=amount, **where
+        )
         o.capture(p, rng, t)
         self._drawer(m, p["location_id"]).record(
             "CASH_TENDER_PAYMENT", int(p["total_money"]["amount"]), t, p["team_member_id"]
@@ -170,7 +179,9 @@ class PaymentStories(StoryBase):
         minimum = 0
         if exchange_of is not None:
             location = exchange_of["location_id"]
-            minimum = max(int(li["total_money"]["amount"]) for li in exchange_of["line_items"]) + 100
+            minimum = (
+                max(int(li["total_money"]["amount"]) for li in exchange_of["line_items"]) + 100
+            )
         draft = od.draft_order(rng, m, t, location, min_total=minimum)
         if exchange_of is not None:
             od.add_returns(rng, draft, exchange_of)

@@ -3,8 +3,8 @@
 Square's loyalty event types map onto the four of square.md (``square_event_type`` keeps
 Square's own): ACCUMULATE_POINTS and ACCUMULATE_PROMOTION_POINTS → ACCUMULATE (+points);
 REDEEM_REWARD → REDEEM (0 points: they left the balance when the reward was created);
-CREATE_REWARD → ADJUST (−points), DELETE_REWARD → ADJUST (+points), ADJUST_POINTS → ADJUST
-(signed), EXPIRE_POINTS → ADJUST (−points), OTHER → ADJUST (signed). A created account is an
+CREATE_REWARD → ADJUST (-points), DELETE_REWARD → ADJUST (+points), ADJUST_POINTS → ADJUST
+(signed), EXPIRE_POINTS → ADJUST (-points), OTHER → ADJUST (signed). A created account is an
 ENROLL (its ``square_loyalty_event_id`` is ``enroll:{account_id}``); account updates and
 deletions carry no loyalty event and produce nothing.
 """
