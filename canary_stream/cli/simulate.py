@@ -50,6 +50,22 @@ def _signature_key(given: str | None) -> str:
     raise fail(f"no signature key: set {KEY_ENV}, pass --signature-key, or pipe it on stdin")
 
 
+def _weights(value: str | None, option: str) -> dict[str, float] | None:
+    """``name=weight,name=weight`` as a dict (None when not given); one error line otherwise."""
+    if not value:
+        return None
+    result: dict[str, float] = {}
+    for part in value.split(","):
+        name, sep, weight = part.strip().partition("=")
+        try:
+            result[name.strip()] = float(weight)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise fail(f"{option} {value!r}: expected name=weight[,name=weight...]")
+    return result
+
+
 def _start(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -114,9 +130,19 @@ def simulate(
     start: str | None = typer.Option(
         None, help="Business time of the first event (default now); fixed → identical bytes"
     ),
+    mix: str | None = typer.Option(
+        None, help="Story weights to change, e.g. 'refund=20,dispute=0' (see simulate/stories.py)"
+    ),
+    fraud: str | None = typer.Option(
+        None,
+        help="Fraud patterns by weight: card_testing, refund_burst (e.g. 'card_testing=2')",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
-    """Post signed payment and refund webhooks to the ingress.
+    """Post signed Square webhooks of every family to the ingress.
+
+    Payments (delayed captures, voids, keyed entries, declines), refunds, split-tender
+    orders, customers, loyalty, gift cards, disputes and payouts, as Square sends them.
 
     Example: canary-stream simulate --rate 200 --merchants 5 --duration 60 --seed 7
     """
@@ -126,6 +152,14 @@ def simulate(
     cfg = settings()
     key = _signature_key(signature_key)
     first = _start(start)
+    mix_weights, fraud_weights = _weights(mix, "--mix"), _weights(fraud, "--fraud")
+    if mix_weights is not None or fraud_weights is not None:
+        from canary_stream.simulate.stories import weights
+
+        try:
+            weights(mix_weights, fraud_weights)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     currency = currency.upper()
     if onboard:
         created = run(_onboard(cfg, merchant_ids(seed, merchants), currency))
@@ -161,6 +195,8 @@ def simulate(
                 on_progress=advance,
                 start=first,
                 currency=currency,
+                mix=mix_weights,
+                fraud=fraud_weights,
             )
         )
     summary = report.as_dict()

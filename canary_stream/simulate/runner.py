@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -151,17 +151,20 @@ async def simulate(
     on_progress: Progress | None = None,
     start: datetime | None = None,
     currency: str = "USD",
+    mix: Mapping[str, float] | None = None,
+    fraud: Mapping[str, float] | None = None,
 ) -> SimulationReport:
     """Post ``rate * duration`` simulated webhooks at ``rate``/s; business time from ``start``.
 
     ``start`` defaults to now (whole seconds), so each run mints new event ids; pass a fixed
-    start to resend identical bytes (the seal stage then drops them as duplicates).
+    start to resend identical bytes (the seal stage then drops them as duplicates). ``mix``
+    overrides story weights and ``fraud`` injects fraud patterns (see :class:`Traffic`).
     """
     if rate <= 0 or duration <= 0 or merchants < 1 or concurrency < 1:
         raise ValueError("rate and duration must be positive, merchants and concurrency ≥ 1")
     start = start or datetime.now(UTC).replace(microsecond=0)
     ids = merchant_ids(seed, merchants)
-    traffic = Traffic(seed, ids, start=start, rate=rate, currency=currency)
+    traffic = Traffic(seed, ids, start=start, rate=rate, currency=currency, mix=mix, fraud=fraud)
     planned = max(1, math.ceil(rate * duration))
     report = SimulationReport(
         url=url or ingress_url(settings),
