@@ -23,11 +23,13 @@ from canary_stream import topics
 from canary_stream.apps import StageContext
 from canary_stream.db import evidence as db
 from canary_stream.db import ledger
+from canary_stream.db import merchants as merchants_db
 from canary_stream.errors import CanaryError, PermanentError
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import SealedEnvelope
 from canary_stream.observability import metrics
 from canary_stream.settings import Settings, decode_key_ring
+from canary_stream.square.parse.actions import MerchantRevoked, publishable
 from canary_stream.square.parse.base import CardHasher, ParseContext, ParsedRecord
 from canary_stream.square.registry import parser_for
 
@@ -164,15 +166,38 @@ class Parse:
             await ledger.defer(conn, out.deferrals)
             await db.log_ingestion(conn, out.log)
         canonical = [
-            enrich(p.canonical, originals)
+            enrich(event, originals)
             for _, p in out.records
-            if p.primary is None or ledger.row_identity(p.primary) in inserted
+            if (event := publishable(p)) is not None
+            and (p.primary is None or ledger.row_identity(p.primary) in inserted)
         ]
         await publish(
             self.ctx, [(topics.DETECTION, merchant_key(c.merchant_id), c) for c in canonical]
         )
+        revoked = [p.canonical for _, p in out.records if isinstance(p.canonical, MerchantRevoked)]
+        if revoked:
+            await self.revoke(revoked)
         await publish_dead(self.ctx, out.dead)
         metrics.record_parsed(out.log, len(canonical))
+
+    async def revoke(self, revoked: Sequence[MerchantRevoked]) -> None:
+        """``oauth.authorization.revoked``: merchant inactive, tokens deleted, config published.
+
+        Later webhooks of the merchant then dead-letter as ``unknown_merchant`` (square.md).
+        """
+        async with self.ctx.engine.begin() as conn:
+            configs = [await merchants_db.deactivate(conn, r.merchant_id) for r in revoked]
+        await publish(
+            self.ctx,
+            [(topics.MERCHANT_CONFIG, merchant_key(c.merchant_id), c) for c in configs if c],
+        )
+        for config in configs:
+            if config is not None:
+                self.currencies.pop(config.merchant_id, None)
+                log.warning(
+                    "merchant authorization revoked: marked inactive, tokens deleted",
+                    extra={"merchant_id": str(config.merchant_id), "stage": STAGE},
+                )
 
     async def on_record_failure(self, event: Any, error: BaseException) -> None:
         """Quarantine a record that keeps failing."""
@@ -185,6 +210,7 @@ def register(app: faust.App, ctx: StageContext) -> None:
     source = ctx.topic(topics.SEALED)
     ctx.topic(topics.DETECTION)
     ctx.topic(topics.DEAD_LETTER)
+    ctx.topic(topics.MERCHANT_CONFIG)
     handler = Parse(ctx)
 
     @app.agent(source, name="parse", concurrency=1)

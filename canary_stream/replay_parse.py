@@ -130,6 +130,7 @@ async def replay_parse(
 ) -> ReplayReport:
     """Re-parse a merchant's sealed events; see the module docstring."""
     from agents.parse import ParseOutcome, card_hasher, enrich, parse_one
+    from canary_stream.square.parse.actions import publishable
 
     ring = KeyRing(settings.encryption_ring())
     hasher = card_hasher(settings)
@@ -161,7 +162,11 @@ async def replay_parse(
             ],
         )
     if republish and not dry_run:
-        canonical: list[Any] = [enrich(p.canonical, originals) for _, p in outcome.records]
+        canonical: list[Any] = [
+            enrich(event, originals)
+            for _, p in outcome.records
+            if (event := publishable(p)) is not None
+        ]
         key = str(merchant_id).encode()
         await publish(settings, settings.topic(topics.DETECTION), key, canonical)
         report.republished = len(canonical)

@@ -10,8 +10,11 @@ import typer
 
 from canary_stream.cli.common import database, fail, one_line_errors, run, settings
 
+#: A one-command group (so ``cli/main.GROUPS`` can register it): options may follow the id.
 app = typer.Typer(
-    help="Write the proof bundle of one event (docs/proof-format.md).", subcommand_metavar=""
+    help="Write the proof bundle of one event (docs/proof-format.md).",
+    subcommand_metavar="",
+    context_settings={"allow_interspersed_args": True},
 )
 
 

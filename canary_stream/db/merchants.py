@@ -89,3 +89,20 @@ async def all_merchants(conn: AsyncConnection) -> list[MerchantConfig]:
     """Every merchant, oldest first."""
     rows = await conn.execute(text(f"SELECT {_COLUMNS} FROM app.merchants ORDER BY created_at, id"))
     return [_config(r) for r in rows]
+
+
+async def deactivate(conn: AsyncConnection, merchant_id: uuid.UUID) -> MerchantConfig | None:
+    """Mark a merchant inactive and delete its OAuth tokens; return its new config."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE app.merchants SET status = 'inactive', updated_at = now() WHERE id = :id "
+                f"RETURNING {_COLUMNS}"
+            ),
+            {"id": merchant_id},
+        )
+    ).first()
+    await conn.execute(
+        text("DELETE FROM app.square_oauth_tokens WHERE merchant_id = :id"), {"id": merchant_id}
+    )
+    return _config(row) if row is not None else None

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from canary_stream.evidence.chain import chain_hash as next_chain_hash
 from canary_stream.evidence.checkpoint import Checkpoint, parse_checkpoint
 from canary_stream.evidence.errors import EvidenceError, NoteError, ProofError
-from canary_stream.evidence.note import KEY_SIZE, verify_note
+from canary_stream.evidence.note import KEY_SIZE, SIG_PREFIX, split_note, verify_note
 from canary_stream.evidence.proof import root_from_inclusion_proof
 from canary_stream.evidence.rfc6962 import hash_leaf
 
@@ -89,7 +89,7 @@ class ProofBundle(BaseModel):
     audit_path: list[Hex32]
     root_hash: Hex32
     checkpoint: str
-    key_name: str = Field(min_length=1)
+    key_name: str = Field(pattern=r"^[^\s+]+$")
     public_key: PublicKeyB64
 
     def raw(self) -> bytes:
@@ -239,8 +239,19 @@ def verify_bundle(
 
     try:
         body = verify_note(bundle.checkpoint, bundle.key_name, own_key)
+        _, signatures = split_note(bundle.checkpoint)
     except NoteError as exc:
         raise BundleInvalid("signature", str(exc)) from None
+    canonical_note = (
+        body
+        + "\n"
+        + "".join(
+            f"{SIG_PREFIX}{name} {base64.b64encode(kid + sig).decode('ascii')}\n"
+            for name, kid, sig in signatures
+        )
+    )
+    if canonical_note != bundle.checkpoint:
+        raise BundleInvalid("signature", "a signature line is not canonical base64")
 
     try:
         cp = parse_checkpoint(body)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from canary_stream.models.canonical import CanonicalEvent
+from canary_stream.models.canonical import CanonicalRecordModel
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import Envelope, SealedEnvelope
 from canary_stream.models.merchant_config import MerchantConfig
@@ -21,7 +21,8 @@ from canary_stream.models.merchant_config import MerchantConfig
 PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "envelope": Envelope,
     "sealed": SealedEnvelope,
-    "canonical": CanonicalEvent,
+    # Every kind (a union told apart by ``kind``): what ``canary.detection`` carries.
+    "canonical": CanonicalRecordModel,
     "dead-letter": DeadLetter,
     "merchant-config": MerchantConfig,
 }

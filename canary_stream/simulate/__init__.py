@@ -1,4 +1,5 @@
-"""The webhook simulator: deterministic Square traffic and the paced, signed sender."""
+"""The webhook simulator: deterministic Square traffic, the paced signed sender, and the
+ledger that traffic should produce (``expected``)."""
 
 from canary_stream.simulate.payloads import DEFAULT_START, Traffic, Webhook, merchant_ids
 

@@ -44,7 +44,7 @@ def new_customer(rng: random.Random, at: datetime, customer_id: str | None = Non
         "given_name": first,
         "family_name": last,
         "email_address": email(rng, first),
-        "address": address(rng, named=True),
+        "address": address(rng, named=False),
         "phone_number": phone(rng),
     }
     if rng.random() < 0.2:

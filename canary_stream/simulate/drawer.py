@@ -22,7 +22,7 @@ CLOSE_AFTER = timedelta(minutes=20)
 OPENING_CASH = 20_000
 #: Chance per scheduler tick (of the merchant) that someone opens a drawer without a sale.
 DRAWER_ACTIVITY = 0.004
-ACTIVITY: list[tuple[str, int]] = [("NO_SALE", 70), ("PAID_OUT", 20), ("PAID_IN", 10)]
+ACTIVITY: list[tuple[str, int]] = [("NO_SALE", 60), ("PAID_OUT", 25), ("PAID_IN", 15)]
 PAID_OUT_NOTES = ["Supplies", "Window cleaner", "Delivery tip", "Postage", "Milk run"]
 PAID_IN_NOTES = ["Change float", "Returned float", "Petty cash"]
 
@@ -103,7 +103,7 @@ class Drawer:
             shift["ended_at"] = shift["updated_at"] = rfc3339(end)
             shift["ending_team_member_id"] = self.rng.choice(shift["team_member_ids"])
             self.shifts[-1] = _ordered(shift)
-            self._open(end + timedelta(minutes=1))
+            self._open(end)
             if now >= end + CLOSE_AFTER:
                 self._close(len(self.shifts) - 2, end + CLOSE_AFTER)
 
@@ -120,8 +120,13 @@ class Drawer:
     def record(
         self, event_type: str, amount: int, at: datetime, member: str, note: str | None = None
     ) -> Json:
-        """A CashDrawerShiftEvent on the open shift; its sums move accordingly."""
+        """A CashDrawerShiftEvent on the open shift; its sums move accordingly.
+
+        An event a story dated a moment before the shift change goes to the new shift at
+        its opening time.
+        """
         shift = self.current
+        at = max(at, datetime.fromisoformat(shift["opened_at"]))
         event: Json = {
             "id": uuid4_like(self.rng),
             "event_type": event_type,

@@ -264,14 +264,38 @@ class Traffic(FraudStories, AccountStories):
         return []
 
     def drawer_shifts_page(
-        self, merchant_id: str, location_id: str, *, cursor: str | None = None, limit: int = 200
+        self,
+        merchant_id: str,
+        location_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = api.DEFAULT_LIMIT,
+        begin_time: datetime | None = None,
+        end_time: datetime | None = None,
+        sort_order: str = "ASC",
     ) -> Json:
-        """ListCashDrawerShifts' body: ``{"cash_drawer_shifts": [...], "cursor"?}``."""
-        shifts = self.drawer_shifts(merchant_id, location_id)
+        """ListCashDrawerShifts' body: ``{"cash_drawer_shifts": [...], "cursor"?}``.
+
+        As Square filters: ``begin_time`` inclusive and ``end_time`` exclusive on
+        ``opened_at``, sorted by ``opened_at`` (``sort_order`` ASC or DESC).
+        """
+        shifts = [
+            s
+            for s in self.drawer_shifts(merchant_id, location_id)
+            if (begin_time is None or datetime.fromisoformat(s["opened_at"]) >= begin_time)
+            and (end_time is None or datetime.fromisoformat(s["opened_at"]) < end_time)
+        ]
+        if sort_order == "DESC":
+            shifts.reverse()
         return api.page(shifts, "cash_drawer_shifts", cursor=cursor, limit=limit)
 
     def drawer_events_page(
-        self, merchant_id: str, shift_id: str, *, cursor: str | None = None, limit: int = 200
+        self,
+        merchant_id: str,
+        shift_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = api.DEFAULT_LIMIT,
     ) -> Json:
         """ListCashDrawerShiftEvents' body: ``{"cash_drawer_shift_events": [...], "cursor"?}``."""
         events = self.drawer_events(merchant_id, shift_id)

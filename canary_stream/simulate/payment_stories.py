@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from canary_stream.simulate import accounts as a
@@ -9,6 +10,11 @@ from canary_stream.simulate import objects as o
 from canary_stream.simulate import orders as od
 from canary_stream.simulate.stories import PaymentStory, Story, StoryBase, ms
 from canary_stream.simulate.world import PRESENT_ENTRY, Card, Json, Merchant, money, pick, ticket
+
+
+def _opened(order: Json | None) -> datetime | None:
+    """When ``order`` was opened (its payments come after), or None."""
+    return None if order is None else datetime.fromisoformat(order["created_at"])
 
 
 class PaymentStories(StoryBase):
@@ -34,12 +40,15 @@ class PaymentStories(StoryBase):
         card = card or self._card(m, 0.5 if entry == "KEYED" else 0.35)
         amount = amount if amount is not None else ticket(rng)
         tip = self._tip(amount) if not delayed and rng.random() < 0.25 else 0
-        done = self._later()
+        floor = _opened(order)
+        done = self._later(floor)
         authorized = done - (ms(0) if delayed else ms(rng.uniform(0.02, 0.2)))
         t = authorized - ms(rng.uniform(0.4, 1.5))
         where: dict[str, Any] = {}
-        if order is not None:
+        if order is not None and floor is not None:  # paid after the order was opened
             where = {"order_id": order["id"], "location_id": order["location_id"]}
+            t = max(t, floor + ms(0.001))
+            authorized = max(authorized, t)
         p = o.new_payment(
             rng, m, t, source="CARD", entry=entry, card=card, amount=amount, tip=tip, **where
         )
@@ -103,20 +112,21 @@ class PaymentStories(StoryBase):
     ) -> PaymentStory:
         """A CASH payment (and the drawer's CASH_TENDER_PAYMENT); hands it back."""
         rng = self.rng
-        t = self._later()
+        floor = _opened(order)
+        t = self._later(floor)
+        created = t - ms(rng.uniform(0.3, 2.0))
         where: dict[str, Any] = {}
-        if order is not None:
+        if order is not None and floor is not None:  # paid after the order was opened
             where = {"order_id": order["id"], "location_id": order["location_id"]}
-        p = o.new_payment(
-            rng, m, t - ms(rng.uniform(0.3, 2.0)), source="CASH", amount=amount, **where
-        )
+            created = max(created, floor + ms(0.001))
+        p = o.new_payment(rng, m, created, source="CASH", amount=amount, **where)
         o.capture(p, rng, t)
         self._drawer(m, p["location_id"]).record(
             "CASH_TENDER_PAYMENT", int(p["total_money"]["amount"]), t, p["team_member_id"]
         )
         yield "payment.created", p
         if order is None and rng.random() < 0.25:
-            o.stamp(p, rng, self._later(t + ms(0.2)))
+            o.stamp(p, rng, self._later(t))
             yield "payment.updated", p
         self._remember(m, p)
         return p
@@ -153,15 +163,15 @@ class PaymentStories(StoryBase):
         ok = rng.random() >= 0.03
         t = self._later(t)
         o.settle_refund(r, p, rng, t, ok=ok)
+        if ok and p["source_type"] == "CASH":
+            self._drawer(m, p["location_id"]).record(
+                "CASH_TENDER_REFUND", amount, t, r["team_member_id"]
+            )
+        elif ok:
+            back = sum(int(f["amount_money"]["amount"]) for f in r.get("processing_fee", []))
+            m.balance -= amount + back
         yield "refund.updated", r
         if ok:
-            if p["source_type"] == "CASH":
-                self._drawer(m, p["location_id"]).record(
-                    "CASH_TENDER_REFUND", amount, t, r["team_member_id"]
-                )
-            else:
-                back = sum(int(f["amount_money"]["amount"]) for f in r.get("processing_fee", []))
-                m.balance -= amount + back
             o.link_refund(p, r, rng, self._later(t))
             yield "payment.updated", p
         if o.refunded_total(p) < p["total_money"]["amount"]:
@@ -196,7 +206,7 @@ class PaymentStories(StoryBase):
                 delayed = rng.random() < 0.2
                 p = yield from self._sale(m, amount=share, order=draft, delayed=delayed)
             payments.append(p)
-        done = self._later()
+        done = self._later(max(datetime.fromisoformat(p["updated_at"]) for p in payments))
         order = od.completed_order(draft, payments, done)
         self._orders[order["id"]] = order
         self._orders_of.setdefault(m.merchant_id, []).append(order["id"])

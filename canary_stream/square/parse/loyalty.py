@@ -125,4 +125,3 @@ def _record(
         occurred_at=occurred_at,
     )
     return ParsedRecord(canonical=event, rows=(primary,), primary=primary)
-

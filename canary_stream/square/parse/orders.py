@@ -56,9 +56,7 @@ def parse_order(raw: bytes, ctx: ParseContext) -> Sequence[ParsedRecord]:
     )
     owner = txn.id(ctx)
     returned = [li for r in returns for li in r.children("return_line_items")]
-    lines = [
-        _line(ctx, li, i, returned=i >= len(sold)) for i, li in enumerate([*sold, *returned])
-    ]
+    lines = [_line(ctx, li, i, returned=i >= len(sold)) for i, li in enumerate([*sold, *returned])]
     tenders = [_tender(ctx, t) for t in order.children("tenders")]
     rows: list[LedgerRow] = []
     seen_lines: set[str] = set()
@@ -138,4 +136,3 @@ def _tender_row(ctx: ParseContext, owner: uuid.UUID, tender: Tender) -> LedgerRo
         amount_cents=tender.amount_cents,
         card_brand=tender.card_brand,
     )
-

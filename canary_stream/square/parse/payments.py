@@ -172,4 +172,3 @@ def _card(ctx: ParseContext, details: Node | None) -> Card | None:
         card_type=card.opt_code("card_type") if card is not None else None,
         prepaid=_PREPAID.get(prepaid) if prepaid else None,
     )
-

@@ -17,6 +17,7 @@ from square.types.payment_refund import PaymentRefund
 from canary_stream.simulate.payloads import (
     DEFAULT_START,
     EVENT_TYPES,
+    SHAPES,
     Traffic,
     Webhook,
     merchant_ids,
@@ -39,8 +40,7 @@ def ts(value: str) -> datetime:
 
 
 def obj(body: dict[str, Any]) -> dict[str, Any]:
-    data = body["data"]
-    result: dict[str, Any] = data["object"][data["type"]]
+    result: dict[str, Any] = next(iter(body["data"]["object"].values()))
     return result
 
 
@@ -114,13 +114,18 @@ def test_rejects_bad_arguments() -> None:
 def test_every_body_is_a_square_webhook() -> None:
     merchants = set(merchant_ids(7, 3))
     for hook, body in zip(HOOKS, BODIES, strict=True):
-        assert list(body) == ["merchant_id", "type", "event_id", "created_at", "data"]
-        assert body["merchant_id"] == hook.merchant_id and hook.merchant_id in merchants
         assert body["type"] == hook.event_type and hook.event_type in EVENT_TYPES
+        kind, key = SHAPES[hook.event_type]
+        located = ["location_id"] if kind in ("dispute", "payout") else []
+        assert list(body) == ["merchant_id", *located, "type", "event_id", "created_at", "data"]
+        assert body["merchant_id"] == hook.merchant_id and hook.merchant_id in merchants
         assert body["event_id"] == hook.event_id and uuid.UUID(hook.event_id).version == 4
-        kind = hook.event_type.split(".")[0]
-        assert body["data"]["type"] == kind and list(body["data"]["object"]) == [kind]
-        assert body["data"]["id"] == obj(body)["id"] == hook.object_id
+        assert list(body["data"]) == ["type", "id", "object"]
+        assert body["data"]["type"] == kind and list(body["data"]["object"]) == [key]
+        object_id = obj(body)["order_id" if kind == "order" else "id"]
+        assert body["data"]["id"] == object_id == hook.object_id
+        if located:
+            assert body["location_id"] == obj(body)["location_id"]
     assert len({h.event_id for h in HOOKS}) == N
 
 
@@ -162,7 +167,11 @@ def card_payment_shape(p: dict[str, Any]) -> None:
     assert d["status"] in CARD_STATUSES and d["entry_method"] in ENTRY_METHODS
     card = d["card"]
     assert re.fullmatch(r"\d{4}", card["last_4"]) and re.fullmatch(r"\d{6}", card["bin"])
-    assert 1 <= card["exp_month"] <= 12 and card["exp_year"] >= 2025
+    if card["card_brand"] == "SQUARE_GIFT_CARD":  # a GAN: no expiry, prepaid, no fee
+        assert "exp_month" not in card and card["bin"].startswith("7783")
+        assert card["prepaid_type"] == "PREPAID" and "processing_fee" not in p
+    else:
+        assert 1 <= card["exp_month"] <= 12 and card["exp_year"] >= 2025
     assert card["fingerprint"].startswith("sq-1-")
     assert card["card_type"] in ("CREDIT", "DEBIT")
     assert card["prepaid_type"] in ("PREPAID", "NOT_PREPAID")
@@ -233,6 +242,8 @@ def test_refunds_reference_earlier_completed_payments() -> None:
                 completed[o["id"]] = o
             merchant_of[o["id"]] = body["merchant_id"]
             continue
+        if body["data"]["type"] != "refund":
+            continue
         assert o["payment_id"] in completed, "refund of a payment not seen COMPLETED before"
         assert merchant_of[o["payment_id"]] == body["merchant_id"]
         assert o["id"].startswith(o["payment_id"] + "_")
@@ -258,6 +269,8 @@ def test_refunds_reference_earlier_completed_payments() -> None:
 
 def test_objects_match_the_square_sdk_models() -> None:
     for body in BODIES:
+        if body["data"]["type"] not in ("payment", "refund"):
+            continue  # test_shapes checks every family
         o = obj(body)
         model = Payment if body["data"]["type"] == "payment" else PaymentRefund
         parsed = model.model_validate(o)
@@ -270,11 +283,22 @@ def test_objects_match_the_square_sdk_models() -> None:
     assert details.card.last4 == card["card_details"]["card"]["last_4"]
 
 
+def currencies(value: Any) -> set[str]:
+    """Every ``currency`` anywhere inside a JSON value."""
+    if isinstance(value, dict):
+        found = {value["currency"]} if "currency" in value else set()
+        return found.union(*(currencies(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(currencies(v) for v in value))
+    return set()
+
+
 def test_currency_per_merchant() -> None:
     a, b = merchant_ids(3, 2)
-    hooks = webhooks(3, [a, b], 400, currency={a: "CAD"})
-    pairs = {(h.merchant_id, obj(json.loads(h.body))["amount_money"]["currency"]) for h in hooks}
+    hooks = webhooks(3, [a, b], 1500, currency={a: "CAD"})
+    pairs = {(h.merchant_id, c) for h in hooks for c in currencies(json.loads(h.body))}
     assert pairs == {(a, "CAD"), (b, "USD")}
+    assert {h.event_type for h in hooks} >= {"payout.sent", "gift_card.activity.created"}
     march = webhooks(3, [a], 5, start=datetime(2025, 3, 1, tzinfo=UTC))
     assert {h.merchant_id for h in march} == {a}
     assert march[0].created_at == "2025-03-01T00:00:00.000Z"

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+import typer
 from aiohttp import web
 
+from canary_stream.cli.simulate import _weights
 from canary_stream.ingress.signature import HEADER, verify_signature
 from canary_stream.settings import Settings
 from canary_stream.simulate.payloads import merchant_ids, webhooks
@@ -126,3 +128,32 @@ def test_percentile_and_empty_report() -> None:
     assert percentile(values, 50) == 0.5 and percentile(values, 99) == 0.99
     empty = SimulationReport("u", [], 1, "s", 1.0, 1.0, 1)
     assert empty.achieved_rate == 0.0 and empty.failure() is not None
+
+
+async def test_simulate_sends_the_mix_it_is_given(endpoint: Endpoint) -> None:
+    mix, fraud = {"sale": 1.0, "cash": 0.0}, {"card_testing": 5.0}
+    report = await simulate(
+        Settings(),
+        rate=400,
+        merchants=2,
+        duration=0.25,
+        seed=7,
+        url=endpoint.url,
+        signature_key=KEY,
+        notification_url=NOTIFY,
+        start=START,
+        mix=mix,
+        fraud=fraud,
+    )
+    # The last one or two may miss the deadline on a loaded machine: compare what was sent.
+    expected = webhooks(7, 2, report.sent, rate=400, start=START, mix=mix, fraud=fraud)
+    assert report.sent >= 90 and sorted(endpoint.bodies) == sorted(h.body for h in expected)
+    assert expected != webhooks(7, 2, report.sent, rate=400, start=START)
+
+
+def test_cli_weights_option() -> None:
+    assert _weights(None, "--mix") is None
+    assert _weights("refund=20, dispute=0", "--mix") == {"refund": 20.0, "dispute": 0.0}
+    for bad in ("refund", "refund=x", "=3"):
+        with pytest.raises(typer.Exit):
+            _weights(bad, "--mix")

@@ -1,4 +1,7 @@
-"""Regenerate the worked example of docs/proof-format.md: ``.venv/bin/python tests/vectors/proof/generate.py``.
+"""Regenerate the worked example of docs/proof-format.md.
+
+    .venv/bin/python tests/vectors/proof/generate.py
+
 
 A merchant with ten events sealed into two batches (seq 1-5 and 6-10), closed by the same
 code the merkle agent runs (``canary_stream.evidence.batching``), and the bundle of seq 8
@@ -70,7 +73,10 @@ def example() -> tuple[ProofBundle, dict[str, object]]:
     )
     leaf = hash_leaf(link.chain_hash)
     path = second.audit_paths[index]
-    step1 = hash_children(path[0], leaf)  # index 2: bit 0 is 0 -> leaf on the left? see doc
+    # Leaf 2 of 5 (RFC 9162 section 2.1.3.2): right sibling, left sibling, right sibling.
+    step1 = hash_children(leaf, path[0])
+    step2 = hash_children(path[1], step1)
+    step3 = hash_children(step2, path[2])
     values: dict[str, object] = {
         "key_id": key().key_id.hex(),
         "public_key_hex": key().public_key.hex(),
@@ -83,7 +89,9 @@ def example() -> tuple[ProofBundle, dict[str, object]]:
         "checkpoint_body": format_checkpoint(second.checkpoint),
         "chain_9": links[8].chain_hash.hex(),
         "chain_10": links[9].chain_hash.hex(),
-        "unused": step1.hex(),
+        "step1": step1.hex(),
+        "step2": step2.hex(),
+        "step3": step3.hex(),
     }
     return bundle, values
 

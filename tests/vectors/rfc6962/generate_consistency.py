@@ -1,4 +1,7 @@
-"""Regenerate the consistency-proof vectors: ``.venv/bin/python tests/vectors/rfc6962/generate_consistency.py``.
+"""Regenerate the consistency-proof vectors.
+
+    .venv/bin/python tests/vectors/rfc6962/generate_consistency.py
+
 
 Mirrors transparency-dev/merkle proof/verify_test.go (consistencyProofs, TestVerifyConsistency
 and corruptConsistencyProof): good proofs over the standard 8-leaf CT test tree, each

@@ -18,9 +18,10 @@ EVENT_ID = uuid.UUID("01890a5d-ac96-774b-bcce-b302099a8057")
 RECEIVED = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 CARD_KEYS = {"k1": b"\x01" * 32}
 FINGERPRINT = "sq-1-Tvruf3vPQxlvI6n0IcKYfBukrcv6IqWr8UyBdViWXU2yzGn5VMJvrsHMKpINMhPmVg"
-#: HMAC-SHA256(b"\x01" * 32, f"{M}:{FINGERPRINT}"), reproduced by:
-#: python -c "import hmac,hashlib;print(hmac.new(b'\x01'*32,b'0f8fad5b-d9cb-469f-a165-70867728950e:sq-1-Tvruf3vPQxlvI6n0IcKYfBukrcv6IqWr8UyBdViWXU2yzGn5VMJvrsHMKpINMhPmVg',hashlib.sha256).hexdigest())"
-FINGERPRINT_HASH = "@FPHASH@"
+#: HMAC-SHA256(b"\x01" * 32, f"{M}:{FINGERPRINT}") (customers.md), reproduced by:
+#: printf '%s' "0f8fad5b-d9cb-469f-a165-70867728950e:$FINGERPRINT" \
+#:   | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf '01%.0s' $(seq 32))
+FINGERPRINT_HASH = "07255d65fd3cf5355c6c01348ba1e20299777a5b2f91e69c258d0181123ed0fa"
 
 
 def ctx(raw: bytes, event_type: str, *, currency: str = "USD", **over: Any) -> ParseContext:
