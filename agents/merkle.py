@@ -252,7 +252,10 @@ class Closer:
                     before = now_utc()
                     async with self.ctx.engine.connect() as conn:
                         keys += await db.pending_batches(
-                            conn, closed_before=before, limit=ANCHOR_SWEEP_LIMIT
+                            conn,
+                            backend=self.backend.name,
+                            closed_before=before,
+                            limit=ANCHOR_SWEEP_LIMIT,
                         )
                 await self.anchor_all(list(dict.fromkeys(keys)))
             except asyncio.CancelledError:
@@ -279,7 +282,7 @@ class Closer:
     async def anchor_one(self, merchant_id: UUID, batch_no: int) -> str | None:
         """Publish if needed, then anchor; returns a one-line error or None."""
         async with self.ctx.engine.begin() as conn:
-            stored = await db.claim_pending(conn, merchant_id, batch_no)
+            stored = await db.claim_pending(conn, merchant_id, batch_no, backend=self.backend.name)
             if stored is None:
                 return None
             if (merchant_id, batch_no) not in self.published:

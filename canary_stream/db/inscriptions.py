@@ -171,32 +171,36 @@ class StoredBatch:
 
 
 async def pending_batches(
-    conn: AsyncConnection, *, closed_before: datetime, limit: int
+    conn: AsyncConnection, *, backend: str, closed_before: datetime, limit: int
 ) -> list[tuple[UUID, int]]:
-    """``PENDING`` batches closed before ``closed_before``, oldest first."""
+    """``PENDING`` batches of ``backend`` closed before ``closed_before``, oldest first.
+
+    A batch is anchored by the backend it was closed for; after a change of backend, the
+    old one's pending batches wait until it is configured again.
+    """
     rows = await conn.execute(
         text(
             "SELECT merchant_id, batch_no FROM sales.inscription_pool "
-            "WHERE anchor_status = 'PENDING' AND closed_at < :before "
-            "ORDER BY closed_at, merchant_id, batch_no LIMIT :n"
+            "WHERE anchor_status = 'PENDING' AND anchor_backend = :backend "
+            "AND closed_at < :before ORDER BY closed_at, merchant_id, batch_no LIMIT :n"
         ),
-        {"before": closed_before, "n": limit},
+        {"backend": backend, "before": closed_before, "n": limit},
     )
     return [(r.merchant_id, r.batch_no) for r in rows]
 
 
 async def claim_pending(
-    conn: AsyncConnection, merchant_id: UUID, batch_no: int
+    conn: AsyncConnection, merchant_id: UUID, batch_no: int, *, backend: str
 ) -> StoredBatch | None:
-    """Lock one ``PENDING`` batch for this transaction, or None (anchored or claimed)."""
+    """Lock one ``PENDING`` batch of ``backend`` for this transaction, or None."""
     row = (
         await conn.execute(
             text(
                 "SELECT merchant_id, batch_no, checkpoint, closed_at FROM sales.inscription_pool "
                 "WHERE merchant_id = :m AND batch_no = :b AND anchor_status = 'PENDING' "
-                "FOR UPDATE SKIP LOCKED"
+                "AND anchor_backend = :backend FOR UPDATE SKIP LOCKED"
             ),
-            {"m": merchant_id, "b": batch_no},
+            {"m": merchant_id, "b": batch_no, "backend": backend},
         )
     ).first()
     if row is None:

@@ -5,12 +5,13 @@ end-to-end test can compare ``sales.*`` against it:
 
 * one record per (transaction, type), the first time the type is observed across a
   payment's versions: AUTHORIZATION only when APPROVED was observed; PAYMENT at the first
-  COMPLETED version (a payment first seen COMPLETED yields a PAYMENT only); VOID when a
-  payment with an observed APPROVED is later CANCELED; REFUND at a refund's first
-  COMPLETED version (PENDING and FAILED refunds are no ledger rows);
+  COMPLETED version (a payment first seen COMPLETED yields a PAYMENT only); VOID when an
+  approved payment is CANCELED (APPROVED was observed, or the object shows the approval:
+  card ``VOIDED``, ``authorized_at`` or ``approved_money``; otherwise nothing); REFUND at
+  a refund's first COMPLETED version (PENDING and FAILED refunds are no ledger rows);
 * FAILED payments are canonical only: counted apart, never transactions;
-* processing fees are rows per (transaction, fee type, ``effective_at``), from completed
-  payments and completed refunds (a refund's fee share comes back negative);
+* processing fees are rows per (transaction, fee type, ``effective_at``), from COMPLETED
+  versions of payments and refunds (a refund's fee share comes back negative);
 * a ``refund_links`` row per REFUND; disputes a row per (dispute, state); payouts a row
   per (payout, status); loyalty events and gift-card activities a row per id;
 * deliveries repeating an ``event_id`` count once (the seal stage drops them).
@@ -45,6 +46,13 @@ Json = dict[str, Any]
 
 def _amount(obj: Json, name: str) -> int:
     return int(obj.get(name, {}).get("amount", 0))
+
+
+def _shows_approval(p: Json) -> bool:
+    """A CANCELED payment that carries the marks of its approval."""
+    card = p.get("card_details") or {}
+    timeline = card.get("card_payment_timeline") or {}
+    return card.get("status") == "VOIDED" or "authorized_at" in timeline or "approved_money" in p
 
 
 def _count_sum() -> dict[str, int]:
@@ -125,7 +133,7 @@ class _Books:
         elif status == "COMPLETED":
             self.transaction("PAYMENT", pid, p)
             self.fees("PAYMENT", pid, p)
-        elif status == "CANCELED" and pid in self.approved:
+        elif status == "CANCELED" and (pid in self.approved or _shows_approval(p)):
             self.transaction("VOID", pid, p)
         elif status == "FAILED":
             self.failed.add(pid)

@@ -168,6 +168,75 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes, dict[str, str]]
         return e.code, e.read(), dict(e.headers)
 
 
+# Crash and failure (first: no other pipeline of this module runs beside them, so no other
+# process closes or anchors their merchants' batches) ----------------------------------------
+async def test_sigkill_mid_batch_loses_and_duplicates_no_leaf(
+    pipeline_factory: Any, engine: Any
+) -> None:
+    """(c) kill -9 while batches are closing; after a restart every seq is inscribed once."""
+    # The default 600 s wait: only full batches close, so every batch holds exactly 50.
+    pipe = pipeline_factory(CANARY_MERKLE_BATCH_SIZE="50")
+    settings = pipe.settings()
+    merchant_id, pmid = pipe.add_merchant()
+    total = 3000
+    envelopes = [make_envelope(merchant_id, pmid, f"kill-{i}".encode()) for i in range(total)]
+    seal = pipe.start("seal")
+
+    async def feed() -> None:
+        for start in range(0, total, 100):
+            chunk = envelopes[start : start + 100]
+            await produce(
+                settings,
+                pipe.topic("events"),
+                [(merchant_id.encode(), e.to_bytes()) for e in chunk],
+            )
+            await asyncio.sleep(0.05)
+
+    feeding = asyncio.create_task(feed())
+    before = await wait_for(lambda: all_inscribed(engine, merchant_id, 400), timeout=90)
+    seal.kill(signal.SIGKILL)
+    assert len(before) < total
+    await feeding
+    pipe.start("seal")
+    await wait_for(lambda: all_inscribed(engine, merchant_id, total), timeout=120)
+    rows = await check_batches(engine, merchant_id, total, stack_key(pipe))
+    assert all(b.leaf_count <= 50 for b in rows)
+
+    async def every_batch_published() -> bool:
+        records = await checkpoint_records(settings, pipe.topic("checkpoints"), {merchant_id})
+        return {r["batch_no"] for r in records} == {b.batch_no for b in rows}
+
+    await wait_for(every_batch_published, timeout=90)
+
+
+async def test_failing_anchor_backend_leaves_pending_and_blocks_nothing(
+    pipeline_factory: Any, engine: Any
+) -> None:
+    """(g) batches stay PENDING, checkpoints still go out, later events still seal and close."""
+    pipe = pipeline_factory(CANARY_ANCHOR_BACKEND="failing", CANARY_MERKLE_BATCH_SIZE="10", **FAST)
+    settings = pipe.settings()
+    merchant_id, pmid = pipe.add_merchant()
+    pipe.start("seal")
+    key = merchant_id.encode()
+    first = [make_envelope(merchant_id, pmid, f"pending-{i}".encode()) for i in range(35)]
+    await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in first])
+    await wait_for(lambda: all_inscribed(engine, merchant_id, 35), timeout=60)
+    later = [make_envelope(merchant_id, pmid, f"later-{i}".encode()) for i in range(20)]
+    await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in later])
+    await wait_for(lambda: all_inscribed(engine, merchant_id, 55), timeout=60)
+    rows = await check_batches(engine, merchant_id, 55, stack_key(pipe))
+    assert [b.leaf_count for b in rows] == [10, 10, 10, 5, 10, 10]
+    assert {(b.anchor_status, b.anchor_backend, b.anchor_ref) for b in rows} == {
+        ("PENDING", "failing", None)
+    }
+
+    async def published() -> bool:
+        records = await checkpoint_records(settings, pipe.topic("checkpoints"), {merchant_id})
+        return {r["batch_no"] for r in records} == {b.batch_no for b in rows}
+
+    await wait_for(published, timeout=60)
+
+
 # The shared pipeline: ingress + seal, batches of 100, a 3 s wait --------------------------------
 @pytest.fixture(scope="module")
 async def burst(module_pipeline_factory: Any, stack_settings: Any) -> dict[str, Any]:
@@ -334,71 +403,3 @@ async def test_keys_show(burst: dict) -> None:
         "public_key": key.public_b64,
         "verifier_key": key.verifier,
     }
-
-
-# Crash and failure -------------------------------------------------------------------------------
-async def test_sigkill_mid_batch_loses_and_duplicates_no_leaf(
-    pipeline_factory: Any, engine: Any
-) -> None:
-    """(c) kill -9 while batches are closing; after a restart every seq is inscribed once."""
-    # The default 600 s wait: only full batches close, so every batch holds exactly 50.
-    pipe = pipeline_factory(CANARY_MERKLE_BATCH_SIZE="50")
-    settings = pipe.settings()
-    merchant_id, pmid = pipe.add_merchant()
-    total = 3000
-    envelopes = [make_envelope(merchant_id, pmid, f"kill-{i}".encode()) for i in range(total)]
-    seal = pipe.start("seal")
-
-    async def feed() -> None:
-        for start in range(0, total, 100):
-            chunk = envelopes[start : start + 100]
-            await produce(
-                settings,
-                pipe.topic("events"),
-                [(merchant_id.encode(), e.to_bytes()) for e in chunk],
-            )
-            await asyncio.sleep(0.05)
-
-    feeding = asyncio.create_task(feed())
-    before = await wait_for(lambda: all_inscribed(engine, merchant_id, 400), timeout=90)
-    seal.kill(signal.SIGKILL)
-    assert len(before) < total
-    await feeding
-    pipe.start("seal")
-    await wait_for(lambda: all_inscribed(engine, merchant_id, total), timeout=120)
-    rows = await check_batches(engine, merchant_id, total, stack_key(pipe))
-    assert all(b.leaf_count == 50 for b in rows)
-
-    async def every_batch_published() -> bool:
-        records = await checkpoint_records(settings, pipe.topic("checkpoints"), {merchant_id})
-        return {r["batch_no"] for r in records} == {b.batch_no for b in rows}
-
-    await wait_for(every_batch_published, timeout=90)
-
-
-async def test_failing_anchor_backend_leaves_pending_and_blocks_nothing(
-    pipeline_factory: Any, engine: Any
-) -> None:
-    """(g) batches stay PENDING, checkpoints still go out, later events still seal and close."""
-    pipe = pipeline_factory(CANARY_ANCHOR_BACKEND="failing", CANARY_MERKLE_BATCH_SIZE="10", **FAST)
-    settings = pipe.settings()
-    merchant_id, pmid = pipe.add_merchant()
-    pipe.start("seal")
-    key = merchant_id.encode()
-    first = [make_envelope(merchant_id, pmid, f"pending-{i}".encode()) for i in range(35)]
-    await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in first])
-    await wait_for(lambda: all_inscribed(engine, merchant_id, 35), timeout=60)
-    later = [make_envelope(merchant_id, pmid, f"later-{i}".encode()) for i in range(20)]
-    await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in later])
-    await wait_for(lambda: all_inscribed(engine, merchant_id, 55), timeout=60)
-    rows = await check_batches(engine, merchant_id, 55, stack_key(pipe))
-    assert [b.leaf_count for b in rows] == [10, 10, 10, 5, 10, 10]
-    assert {(b.anchor_status, b.anchor_backend, b.anchor_ref) for b in rows} == {
-        ("PENDING", "failing", None)
-    }
-
-    async def published() -> bool:
-        records = await checkpoint_records(settings, pipe.topic("checkpoints"), {merchant_id})
-        return {r["batch_no"] for r in records} == {b.batch_no for b in rows}
-
-    await wait_for(published, timeout=60)

@@ -64,10 +64,13 @@ send(
 )
 # P2: first seen COMPLETED, with its fee → a PAYMENT only.
 send("payment.created", payment("P2", "COMPLETED", 500, **fee(28, "T2")))
-# P3: approved, then voided. P5: CANCELED without an observed APPROVED → nothing.
+# P3: approved, then voided. P7: first seen CANCELED, card VOIDED → a VOID too.
+# P5: CANCELED with no sign of an approval → nothing.
 send("payment.created", payment("P3", "APPROVED", 700))
 send("payment.updated", payment("P3", "CANCELED", 700))
-send("payment.created", payment("P5", "CANCELED", 900))
+voided = {"card_details": {"status": "VOIDED"}}
+send("payment.created", {**payment("P7", "CANCELED", 400), **voided})
+send("payment.created", {"id": "P5", "status": "CANCELED", "amount_money": usd(900)})
 # P4, P6: declined (P4 seen twice) → canonical only.
 send("payment.created", payment("P4", "FAILED", 300))
 send("payment.updated", payment("P4", "FAILED", 300))
@@ -122,7 +125,7 @@ def test_hand_checked_sample() -> None:
                 "approved": 1700,
             },
             "PAYMENT": {"count": 2, "amount": 1500, "tip": 200, "total": 1700, "approved": 1500},
-            "VOID": {"count": 1, "amount": 700, "tip": 0, "total": 700, "approved": 700},
+            "VOID": {"count": 2, "amount": 1100, "tip": 0, "total": 1100, "approved": 1100},
             "REFUND": {"count": 1, "amount": 300, "tip": 0, "total": 300, "approved": 0},
         },
         "failed_payments": 2,
