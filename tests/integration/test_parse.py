@@ -10,9 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from harness import read_topic, wait_for
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +119,8 @@ async def test_square_examples_become_ledger_rows_and_canonical_events(
             await conn.execute(
                 text(
                     "SELECT l.original_transaction_id, l.amount_cents FROM sales.refund_links l "
-                    "JOIN sales.transactions t ON t.id = l.refund_transaction_id WHERE t.merchant_id = :m"
+                    "JOIN sales.transactions t ON t.id = l.refund_transaction_id "
+                    "WHERE t.merchant_id = :m"
                 ),
                 {"m": uuid.UUID(merchant_id)},
             )
@@ -128,8 +128,8 @@ async def test_square_examples_become_ledger_rows_and_canonical_events(
         fees = (
             await conn.execute(
                 text(
-                    "SELECT t.transaction_type, f.fee_type, f.amount_cents FROM sales.transaction_fees f "
-                    "JOIN sales.transactions t ON t.id = f.transaction_id WHERE t.merchant_id = :m "
+                    "SELECT t.transaction_type, f.fee_type, f.amount_cents "
+                    "FROM sales.transaction_fees f JOIN sales.transactions t ON t.id = f.transaction_id WHERE t.merchant_id = :m "
                     "ORDER BY 1"
                 ),
                 {"m": uuid.UUID(merchant_id)},
@@ -140,7 +140,8 @@ async def test_square_examples_become_ledger_rows_and_canonical_events(
                 await conn.execute(
                     text(
                         "SELECT l.status FROM sales.ingestion_log l JOIN sales.evidence_records e "
-                        "ON e.event_id = l.event_id WHERE e.source_event_id = :s AND l.step = 'PARSE'"
+                        "ON e.event_id = l.event_id "
+                        "WHERE e.source_event_id = :s AND l.step = 'PARSE'"
                     ),
                     {"s": unknown["event_id"]},
                 )
@@ -188,7 +189,8 @@ async def _transactions(engine, merchant_id, n):
         rows = (
             await conn.execute(
                 text(
-                    "SELECT * FROM sales.transactions WHERE merchant_id = :m ORDER BY transaction_type"
+                    "SELECT * FROM sales.transactions WHERE merchant_id = :m "
+                    "ORDER BY transaction_type"
                 ),
                 {"m": uuid.UUID(merchant_id)},
             )
@@ -224,7 +226,7 @@ async def _dump_ledger(owner_engine, merchant_id) -> str:
                 continue  # sealed bytes are evidence: kept, encrypted
             rows = (
                 await conn.execute(
-                    text(f"SELECT * FROM {table} WHERE merchant_id = :m"),  # noqa: S608
+                    text(f"SELECT * FROM {table} WHERE merchant_id = :m"),
                     {"m": uuid.UUID(merchant_id)},
                 )
             ).all()
