@@ -129,7 +129,8 @@ async def test_square_examples_become_ledger_rows_and_canonical_events(
             await conn.execute(
                 text(
                     "SELECT t.transaction_type, f.fee_type, f.amount_cents "
-                    "FROM sales.transaction_fees f JOIN sales.transactions t ON t.id = f.transaction_id WHERE t.merchant_id = :m "
+                    "FROM sales.transaction_fees f JOIN sales.transactions t "
+                    "ON t.id = f.transaction_id WHERE t.merchant_id = :m "
                     "ORDER BY 1"
                 ),
                 {"m": uuid.UUID(merchant_id)},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from harness import make_envelope, produce
 
 pytestmark = pytest.mark.integration
@@ -21,7 +20,9 @@ async def test_tail_prints_one_merchants_records_as_json_lines(pipeline_factory)
         pipe.topic("events"),
         [(m1.encode(), e.to_bytes()) for e in mine] + [(m2.encode(), e.to_bytes()) for e in theirs],
     )
-    out = pipe.cli("tail", pipe.topic("events"), "--from-beginning", "--no-follow", "--merchant", p1)
+    out = pipe.cli(
+        "tail", pipe.topic("events"), "--from-beginning", "--no-follow", "--merchant", p1
+    )
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [line["event_id"] for line in lines] == [str(e.event_id) for e in mine]
     everything = pipe.cli("tail", pipe.topic("events"), "--from-beginning", "--no-follow", "--meta")
