@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from harness import produce
 
 from canary_stream.models.canonical import CanonicalEvent
 from canary_stream.models.wire import now_utc
-from harness import produce
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -46,7 +47,8 @@ async def test_example_consumes_and_dedupes_canonical_events(pipeline_factory):
         pipe.topic("detection"),
         [(key, e.to_bytes()) for e in [*events, events[0]]],  # one duplicate
     )
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         [
             sys.executable,
             str(EXAMPLE),
