@@ -10,9 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from harness import make_envelope, produce, wait_for
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 VECTORS = Path(__file__).parents[1] / "vectors" / "square" / "webhooks"
