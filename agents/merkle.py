@@ -39,7 +39,13 @@ from canary_stream import topics
 from canary_stream.apps import StageContext
 from canary_stream.db import inscriptions as db
 from canary_stream.evidence.anchor import AnchorBackend, make_anchor_backend
-from canary_stream.evidence.batching import ClosedBatch, build_batches, is_due, plan_ranges
+from canary_stream.evidence.batching import (
+    ClosedBatch,
+    OpenState,
+    build_batches,
+    is_due,
+    plan_ranges,
+)
 from canary_stream.evidence.checkpoint import Checkpoint
 from canary_stream.evidence.note import split_note
 from canary_stream.evidence.signing import CheckpointKey, SigningKeyError, load_checkpoint_key
@@ -119,7 +125,8 @@ class Closer:
         self.queue: asyncio.Queue[tuple[UUID, int]] = asyncio.Queue()
         self.wake = asyncio.Event()
 
-    def due(self, state: Any, now: datetime) -> bool:
+    def due(self, state: OpenState, now: datetime) -> bool:
+        """Whether a merchant has a batch to close now."""
         return is_due(
             state,
             now,
@@ -127,9 +134,12 @@ class Closer:
             max_wait_seconds=self.settings.merkle_max_wait_seconds,
         )
 
-    async def close_merchant(self, merchant_id: UUID) -> list[ClosedBatch]:
-        """Close everything due for one merchant (one transaction per up to 20 batches)."""
-        closed: list[ClosedBatch] = []
+    async def close_merchant(self, merchant_id: UUID) -> list[tuple[ClosedBatch, datetime]]:
+        """Close everything due for one merchant (one transaction per up to 20 batches).
+
+        Returns each closed batch with its ``closed_at``.
+        """
+        closed: list[tuple[ClosedBatch, datetime]] = []
         while True:
             now = now_utc()
             async with self.ctx.engine.begin() as conn:
@@ -149,7 +159,7 @@ class Closer:
                 leaves = await db.read_leaves(conn, merchant_id, ranges[0].first, ranges[-1].last)
                 batches = build_batches(state, ranges, leaves, self.key)
                 await db.insert_batches(conn, batches, backend=self.backend.name, closed_at=now)
-            closed.extend(batches)
+            closed.extend((batch, now) for batch in batches)
             log.info(
                 "closed %d batch(es) of %s: seq %d-%d",
                 len(batches),
@@ -174,15 +184,14 @@ class Closer:
             batches = await self.close_merchant(merchant_id)
             if not batches:
                 continue
-            closed_at = now_utc()
             await self.publish(
                 [
                     (merchant_id, b.checkpoint.batch_no,
                      checkpoint_record(b.checkpoint, b.note, closed_at))
-                    for b in batches
+                    for b, closed_at in batches
                 ]
             )  # fmt: skip
-            for b in batches:
+            for b, _ in batches:
                 self.queue.put_nowait((merchant_id, b.checkpoint.batch_no))
             self.wake.set()
             count += len(batches)

@@ -250,6 +250,38 @@ class CpuMeter:
         return out
 
 
+def wait_quiet(max_busy_pct: float, timeout: float, window: float = 2.0) -> dict[str, float]:
+    """Wait (at most ``timeout`` s) until the machine's CPU use over ``window`` s is at most
+    ``max_busy_pct`` (100 = one core): these machines are shared, and other sessions' work
+    would be measured too. Returns how long it waited and the last busy figure."""
+    t0 = time.monotonic()
+    busy = float("nan")
+    while True:
+        before = machine_jiffies()
+        time.sleep(window)
+        after = machine_jiffies()
+        share = (after[0] - before[0]) / max(1, after[1] - before[1])
+        busy = 100 * share * (os.cpu_count() or 1)
+        waited = time.monotonic() - t0
+        if busy <= max_busy_pct or waited >= timeout:
+            if busy > max_busy_pct:
+                print(f"  machine still {busy:.0f}% busy after {waited:.0f} s; measuring anyway")
+            return {"waited_for_quiet_s": waited, "busy_before_pct": busy}
+
+
+def add_quiet_args(parser: Any) -> None:
+    """``--quiet-pct`` / ``--quiet-wait``: wait for a quiet machine before each measurement."""
+    parser.add_argument("--quiet-pct", type=float, default=60.0,
+                        help="wait until the machine uses at most this much CPU (100 = a core)")
+    parser.add_argument("--quiet-wait", type=float, default=120.0,
+                        help="wait at most this long for that before each measurement (0: never)")
+
+
+def quiet(args: Any) -> dict[str, float]:
+    """Wait for a quiet machine as the arguments say; what was waited, for the results."""
+    return wait_quiet(args.quiet_pct, args.quiet_wait) if args.quiet_wait > 0 else {}
+
+
 def print_profile(path: Path, top: int = 25) -> None:
     """The functions with the most own time in a cProfile dump."""
     import pstats

@@ -46,7 +46,7 @@ def make_app(source: str, sink: str, app_id: str, settings: Settings) -> faust.A
         async for events in batches:
             futures = [
                 await app.producer.send(
-                    sink, e.message.key, e.message.value, None, None, e.message.headers
+                    sink, e.message.key, e.message.value, None, None, list(e.message.headers)
                 )
                 for e in events
             ]

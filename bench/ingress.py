@@ -27,12 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from _common import (
     RESULTS,
     CpuMeter,
     Pipeline,
     Proc,
     TopicSize,
+    add_quiet_args,
     create_topic,
     delete_topics,
     exit_on_sigterm,
@@ -40,6 +42,7 @@ from _common import (
     kafka_pid,
     print_profile,
     print_table,
+    quiet,
     ratio,
     run_prefix,
     spawn,
@@ -72,7 +75,19 @@ def run_load(
         raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result.update(meter.stop())
+    if result["requests_per_s"]:  # server CPU per accepted request: steadier than req/s
+        result["server_cpu_us_per_req"] = result["server_cpu_pct"] * 1e4 / result["requests_per_s"]
     return result
+
+
+def keyring_size(settings: Settings) -> dict[str, int]:
+    """Active signature keys and URLs: the ingress computes one HMAC per active key."""
+    with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT notification_url) FROM app.webhook_signing_keys "
+            "WHERE active_from <= now() AND (active_until IS NULL OR active_until > now())"
+        ).fetchone()
+    return {"active_keys": row[0], "urls": row[1]} if row else {}
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -90,14 +105,14 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
 def report(summary: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     rows = [
         (name, s["requests_per_s"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["non_200"],
-         s["server_cpu_pct"], s["client_cpu_pct"], s.get("kafka_cpu_pct", float("nan")),
-         s["machine_busy_pct"])
+         s.get("server_cpu_us_per_req", float("nan")), s["server_cpu_pct"], s["client_cpu_pct"],
+         s.get("kafka_cpu_pct", float("nan")), s["machine_busy_pct"])
         for name, s in summary.items()
     ]
     print(f"\nP1 ingress, {args.concurrency} connections, {args.duration:.0f} s per target "
           f"after {args.warmup:.0f} s warm-up, median of {args.rounds} round(s)\n")
     print_table(
-        ["target", "req/s", "p50 ms", "p99 ms", "max ms", "non-200", "server cpu%",
+        ["target", "req/s", "p50 ms", "p99 ms", "max ms", "non-200", "cpu us/req", "server cpu%",
          "client cpu%", "kafka cpu%", "machine busy%"],
         rows,
     )
@@ -134,6 +149,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=2.0, help="uncounted seconds before each")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rounds", type=int, default=1, help="measure each target this many times")
+    add_quiet_args(p)
     p.add_argument("--profile", action="store_true",
                    help="run the ingress under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
@@ -153,6 +169,7 @@ def main() -> None:
             pipe.cli("topics", "create")
             merchant_id, pmid = pipe.add_merchant()
             pipe.add_signature_key()
+            keyring = keyring_size(settings)
             edge_topic = f"{prefix}.edge"
             asyncio.run(create_topic(settings, edge_topic, settings.topic_partitions))
             servers = Path(__file__).parent / "_servers.py"
@@ -178,7 +195,8 @@ def main() -> None:
             for round_no in range(args.rounds):
                 for name, (proc, url) in targets.items():
                     print(f"round {round_no + 1}/{args.rounds}: {name} ...", flush=True)
-                    runs[name].append(run_load(proc, url, pipe, pmid, args))
+                    waited = quiet(args)
+                    runs[name].append({**run_load(proc, url, pipe, pmid, args), **waited})
             accepted = sum(r["accepted"] for r in runs["ingress"])
             events_in_topic = asyncio.run(_topic_size(settings, pipe.topic("events")))
         finally:
@@ -192,8 +210,10 @@ def main() -> None:
     path = write_results("ingress", {
         "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg},
         "runs": runs, "summary": summary, "ratios": ratios, "targets": TARGETS,
-        "events_in_topic": events_in_topic,
+        "events_in_topic": events_in_topic, "keyring": keyring,
     })
+    print(f"keyring: {keyring.get('active_keys')} active signature keys for {keyring.get('urls')} "
+          "URLs in the shared database; the ingress computes an HMAC for each, the edge one")
     print(f"results: {path}")
     if profile:
         print_profile(profile)

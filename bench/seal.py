@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import signal
@@ -40,16 +41,20 @@ from typing import Any
 import psycopg
 import uuid6
 from _common import (
+    BENCH,
     RESULTS,
     CpuMeter,
     Pipeline,
     TopicSize,
+    add_quiet_args,
     create_topic,
     delete_topics,
     exit_on_sigterm,
     kafka_pid,
+    percentile,
     print_profile,
     print_table,
+    quiet,
     ratio,
     run_prefix,
     spawn,
@@ -130,7 +135,7 @@ async def passthrough(pipe: Pipeline, n: int) -> dict[str, Any]:
 
 
 async def seal(
-    pipe: Pipeline, merchant_ids: list[str], n: int, profile: Path | None
+    pipe: Pipeline, merchant_ids: list[str], n: int, profile: Path | None, trace: Path | None
 ) -> dict[str, Any]:
     """Run the seal worker until ``sales.evidence_records`` holds ``n`` rows of the run."""
     url = pipe.base.database_url.get_secret_value()
@@ -140,8 +145,19 @@ async def seal(
             row = await cur.fetchone()
             return int(row[0]) if row else 0
 
+        cur = await conn.execute("SELECT count(*) FROM sales.evidence_records")
+        row = await cur.fetchone()
+        table_rows_before = int(row[0]) if row else 0
         started = time.monotonic()
-        proc = start_app(pipe, "seal", profile=profile, wait=False)
+        if trace:  # the same worker, with timers around the steps of a batch
+            proc = spawn(
+                "seal", [str(BENCH / "_seal_trace.py"), "worker", "--app", "seal"],
+                {**pipe.env(), "CANARY_BENCH_TRACE": str(trace)}, pipe.root / "logs" / "seal.log",
+                "",
+            )
+            pipe.procs.append(proc)
+        else:
+            proc = start_app(pipe, "seal", profile=profile, wait=False)
         meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
         try:
             result = await watch_progress(count, n, proc, started=started, timeout=TIMEOUT)
@@ -154,6 +170,7 @@ async def seal(
         )
         row = await cur.fetchone()
         result["rows_counted"] = int(row[0]) if row else 0
+        result["evidence_rows_before"] = table_rows_before  # all merchants: queries scan some
         return result
 
 
@@ -188,9 +205,29 @@ def copy_same_rows(pipe: Pipeline, merchant_ids: list[str]) -> dict[str, Any]:
     return {"events": len(rows), "events_per_s": len(rows) / elapsed, "seconds": elapsed}
 
 
+def print_trace(path: Path) -> None:
+    """The seal worker's wall time per step of a batch (bench/_seal_trace.py)."""
+    trace = json.loads(path.read_text())
+    totals, calls, sizes = trace["totals_s"], trace["calls"], trace["batch_sizes"]
+    whole = totals.pop("seal batch (whole)", 0.0)
+    merkle = totals.pop("merkle batch (same app)", 0.0)
+    batches = max(1, len(sizes))
+    rows = [(step, calls.get(step, 0), s * 1000 / batches, ratio(s, whole))
+            for step, s in sorted(totals.items(), key=lambda kv: -kv[1])]
+    rest = whole - sum(totals.values())
+    rest_ms = rest * 1000 / batches
+    rows.append(("rest: begin/commit, bookkeeping", batches, rest_ms, ratio(rest, whole)))
+    sizes.sort()
+    print(f"\nseal batches: {len(sizes)}, events per batch median {percentile(sizes, 50)}, "
+          f"min {sizes[0] if sizes else 0}, max {sizes[-1] if sizes else 0}; wall in batches "
+          f"{whole:.2f} s; merkle agent batches in the same process {merkle:.2f} s\n")
+    print_table(["step (wall time)", "calls", "ms per batch", "% of batch"], rows)
+
+
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     print(f"\nP4 seal stage alone: {args.events:,} envelopes, {args.merchants} merchants, "
-          f"batches of {BATCH}\n")
+          f"batches of {BATCH}; sales.evidence_records held "
+          f"{results['seal']['evidence_rows_before']:,} rows before\n")
     print_table(
         ["run", "events/s", "first out s", "last out s", "ev/s from start", "worker cpu%",
          "kafka cpu%", "machine busy%"],
@@ -225,15 +262,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description="P4: seal stage throughput beside its anchors")
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--merchants", type=int, default=8)
+    add_quiet_args(p)
+    p.add_argument("--trace", action="store_true",
+                   help="time the steps of each seal batch (bench/_seal_trace.py)")
     p.add_argument("--profile", action="store_true",
                    help="run the seal worker under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
     exit_on_sigterm()
     settings = Settings()
     prefix = run_prefix("s")
-    profile = RESULTS / f"seal-{time.strftime('%Y%m%dT%H%M%S')}.prof" if args.profile else None
-    if profile:
-        RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    profile = RESULTS / f"seal-{stamp}.prof" if args.profile else None
+    trace = RESULTS / f"seal-{stamp}.trace.json" if args.trace else None
+    RESULTS.mkdir(parents=True, exist_ok=True)
     loadavg = os.getloadavg()
     batch_seconds = str(Settings.model_fields["seal_batch_seconds"].default)
     results: dict[str, dict[str, Any]] = {}
@@ -249,11 +290,16 @@ def main() -> None:
             print(f"pre-filled {pipe.topic('events')} with {args.events:,} envelopes "
                   f"({fill_rate:,.0f}/s)", flush=True)
             print("faust pass-through ...", flush=True)
-            results["faust pass-through"] = asyncio.run(passthrough(pipe, args.events))
+            waited = quiet(args)
+            passed = asyncio.run(passthrough(pipe, args.events))
+            results["faust pass-through"] = {**passed, **waited}
             print("seal ...", flush=True)
-            results["seal"] = asyncio.run(seal(pipe, merchant_ids, args.events, profile))
+            waited = quiet(args)
+            sealed = asyncio.run(seal(pipe, merchant_ids, args.events, profile, trace))
+            results["seal"] = {**sealed, **waited}
             print("COPY ...", flush=True)
-            results["COPY same rows"] = copy_same_rows(pipe, merchant_ids)
+            waited = quiet(args)
+            results["COPY same rows"] = {**copy_same_rows(pipe, merchant_ids), **waited}
         finally:
             pipe.stop_all()
             asyncio.run(delete_topics(settings, prefix))
@@ -265,6 +311,8 @@ def main() -> None:
         "targets": {"seal_vs_passthrough_pct": TARGET_SHARE_OF_PASSTHROUGH_PCT},
     })
     print(f"results: {path}")
+    if trace:
+        print_trace(trace)
     if profile:
         print_profile(profile)
 

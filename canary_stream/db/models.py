@@ -728,6 +728,11 @@ class InscriptionBatch(_CreatedAt, Base):
         one_of("anchor_status", ANCHOR_STATUSES),
         hash32("root_hash"),
         hash32("prev_root_hash"),
+        Index(
+            "inscription_pool_pending_idx",
+            "closed_at",
+            postgresql_where=text("anchor_status = 'PENDING'"),
+        ),
         {"schema": "sales"},
     )
     __mapper_args__ = {"primary_key": ("merchant_id", "batch_no")}

@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from uuid import UUID
 from canary_stream.evidence.checkpoint import ZERO_ROOT, Checkpoint, sign_checkpoint
 from canary_stream.evidence.errors import EvidenceError
 from canary_stream.evidence.proof import root_and_proofs
-from canary_stream.evidence.rfc6962 import HASH_SIZE, hash_leaf
+from canary_stream.evidence.rfc6962 import HASH_SIZE, LEAF_PREFIX
 from canary_stream.evidence.signing import CheckpointKey
 
 
@@ -150,7 +151,10 @@ def build_batch(
             )
         if len(leaf.chain_hash) != HASH_SIZE:
             raise BatchError(f"seq {leaf.seq}: chain hash has {len(leaf.chain_hash)} bytes")
-    root, paths = root_and_proofs([hash_leaf(leaf.chain_hash) for leaf in leaves])
+    sha256 = hashlib.sha256  # hash_leaf, inlined: 10,000 calls per large batch
+    root, paths = root_and_proofs(
+        [sha256(LEAF_PREFIX + leaf.chain_hash).digest() for leaf in leaves]
+    )
     checkpoint = Checkpoint(
         merchant_id=str(merchant_id),
         tree_size=len(leaves),

@@ -9,20 +9,30 @@ exact proof length the sizes demand, rebuilds the root and compares it, raising 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from canary_stream.evidence.errors import ProofError, RootMismatch
-from canary_stream.evidence.rfc6962 import HASH_SIZE, hash_children, root_from_leaves, split_point
+from canary_stream.evidence.rfc6962 import (
+    HASH_SIZE,
+    NODE_PREFIX,
+    hash_children,
+    root_from_leaves,
+    split_point,
+)
 
 
 def _levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
-    for i, leaf in enumerate(leaf_hashes):
-        if len(leaf) != HASH_SIZE:
-            raise ProofError(f"leaf hash {i} has {len(leaf)} bytes, want {HASH_SIZE}")
+    if any(len(leaf) != HASH_SIZE for leaf in leaf_hashes):
+        i, leaf = next((i, h) for i, h in enumerate(leaf_hashes) if len(h) != HASH_SIZE)
+        raise ProofError(f"leaf hash {i} has {len(leaf)} bytes, want {HASH_SIZE}")
     levels = [list(leaf_hashes)]
+    sha256, prefix = hashlib.sha256, NODE_PREFIX  # hash_children, inlined: the hot loop
     while len(levels[-1]) > 1:
         level = levels[-1]
-        paired = [hash_children(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        paired = [
+            sha256(prefix + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
         if len(level) % 2:
             paired.append(level[-1])  # an unpaired node moves up unchanged
         levels.append(paired)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from canary_stream.models.canonical import CanonicalRecordModel
+from canary_stream.models.checkpoint import CheckpointRecord
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import Envelope, SealedEnvelope
 from canary_stream.models.merchant_config import MerchantConfig
@@ -25,6 +26,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "canonical": CanonicalRecordModel,
     "dead-letter": DeadLetter,
     "merchant-config": MerchantConfig,
+    "checkpoint": CheckpointRecord,
 }
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -79,7 +79,8 @@ class AccountStories(StoryBase):
         """ACTIVATE a new card, LOAD one, or pay with one (payment, then its REDEEM)."""
         rng = self.rng
         location = rng.choice(m.locations).id
-        funded = [g for g in m.gift_cards if g["balance"] > 0]
+        # A card being redeemed is spoken for until its REDEEM is told.
+        funded = [g for g in m.gift_cards if g["balance"] > 0 and not g.get("redeeming")]
         what = pick(rng, [("ACTIVATE", 40), ("LOAD", 25), ("REDEEM", 35)])
         if what == "ACTIVATE" or not m.gift_cards or (what == "REDEEM" and not funded):
             g = a.new_gift_card(rng)
@@ -103,6 +104,7 @@ class AccountStories(StoryBase):
             )
             return
         g = rng.choice(funded)
+        g["redeeming"] = True
         amount = min(int(g["balance"]), ticket(rng))
         t = self._later()
         card = a.gift_card_as_card(g, self.start.year)
@@ -115,12 +117,11 @@ class AccountStories(StoryBase):
         o.authorize(p, rng, t - ms(0.05), delayed=False)
         o.capture(p, rng, t)
         yield "payment.created", p
-        yield (
-            "gift_card.activity.created",
-            a.gift_card_activity(
-                rng, m, g, "REDEEM", amount, self._later(t), location, payment_id=p["id"]
-            ),
+        activity = a.gift_card_activity(
+            rng, m, g, "REDEEM", amount, self._later(t), location, payment_id=p["id"]
         )
+        g["redeeming"] = False
+        yield "gift_card.activity.created", activity
 
     def _disputable(self, m: Merchant) -> list[Json]:
         return [

@@ -92,7 +92,8 @@ class Drawer:
 
     def rotate(self, now: datetime) -> None:
         """End shifts older than :data:`SHIFT`, close ended ones, open the next."""
-        for i, shift in enumerate(self.shifts):
+        for i in range(max(0, len(self.shifts) - 2), len(self.shifts)):  # only these can be
+            shift = self.shifts[i]  # ENDED: a shift lasts far longer than CLOSE_AFTER
             if shift["state"] == "ENDED":
                 end = datetime.fromisoformat(shift["ended_at"])
                 if now >= end + CLOSE_AFTER:

@@ -169,10 +169,14 @@ class Traffic(FraudStories, AccountStories):
             stories = self._open[m.merchant_id]
             step: Step | None = None
             if stories and rng.random() < len(stories) / (len(stories) + OPEN_TARGET):
-                k = rng.randrange(len(stories))
-                step = next(stories[k], None)
-                if step is None:
-                    stories.pop(k)
+                # An ended story found on the way is dropped and another one advanced, so
+                # about OPEN_TARGET stories stay open (a new story per ended one let the
+                # count grow with the square root of the stream, stretching every story).
+                while stories and step is None:
+                    k = rng.randrange(len(stories))
+                    step = next(stories[k], None)
+                    if step is None:
+                        stories.pop(k)
             while step is None:
                 story = self._story(m, rng.choices(kinds, kind_weights)[0])
                 step = next(story, None)

@@ -17,6 +17,10 @@ def _opened(order: Json | None) -> datetime | None:
     return None if order is None else datetime.fromisoformat(order["created_at"])
 
 
+def _closed(order: Json) -> datetime:
+    return datetime.fromisoformat(order["closed_at"])
+
+
 class PaymentStories(StoryBase):
     """Stories told through ``payment.*``, ``refund.*`` and thin ``order.*`` webhooks."""
 
@@ -185,7 +189,7 @@ class PaymentStories(StoryBase):
         """
         rng = self.rng
         location = rng.choice(m.locations).id
-        t = self._later()
+        t = self._later(None if exchange_of is None else _closed(exchange_of))
         minimum = 0
         if exchange_of is not None:
             location = exchange_of["location_id"]

@@ -197,7 +197,7 @@ class Merchant:
     profiles: dict[str, Json] = field(default_factory=dict)
     #: Loyalty accounts by customer id.
     accounts: dict[str, Json] = field(default_factory=dict)
-    #: Activated gift cards: ``{"id", "gan", "balance"}``.
+    #: Activated gift cards: ``{"id", "gan", "fingerprint", "balance", "redeeming"?}``.
     gift_cards: list[Json] = field(default_factory=list)
     #: Card money captured and not yet paid out (net of Square's fees and refunds).
     balance: int = 0
