@@ -9,6 +9,7 @@ import typer
 
 from canary_stream.cli.common import database, one_line_errors, settings
 
+
 @one_line_errors
 def tail(
     topic: str = typer.Argument(..., help="Full topic name, e.g. canary.detection"),

@@ -9,7 +9,9 @@ import typer
 
 from canary_stream.cli.common import database, fail, one_line_errors, run, settings
 
-app = typer.Typer(help="Verify evidence: a merchant's chain, or a proof bundle offline.", no_args_is_help=True)
+app = typer.Typer(
+    help="Verify evidence: a merchant's chain, or a proof bundle offline.", no_args_is_help=True
+)
 
 
 @app.command()

@@ -111,8 +111,13 @@ def list_(
         from canary_stream.square.subscriptions import subscription_keys
 
         square = Table(
-            "subscription_id", "notification_url", "enabled", "api_version", "event_types",
-            "active keys", title=f"Square subscriptions ({cfg.square_base_url})",
+            "subscription_id",
+            "notification_url",
+            "enabled",
+            "api_version",
+            "event_types",
+            "active keys",
+            title=f"Square subscriptions ({cfg.square_base_url})",
         )
         for sub in subs:
             active = [k.key_id for k in subscription_keys(keys, sub.id or "") if k.active_at(now)]
@@ -161,7 +166,10 @@ def register(
                 created = False
             else:
                 sub = await sq.create_subscription(
-                    square, url, sq.SUBSCRIBED_EVENT_TYPES, api_version or sq.SQUARE_API_VERSION,
+                    square,
+                    url,
+                    sq.SUBSCRIBED_EVENT_TYPES,
+                    api_version or sq.SQUARE_API_VERSION,
                     name=name,
                 )
                 created = True
@@ -203,9 +211,7 @@ def rotate(
             if subscription_id is not None:
                 sub = await sq.retrieve_subscription(square, subscription_id)
             else:
-                found = pick_subscription(
-                    await sq.list_subscriptions(square), cfg.notification_url
-                )
+                found = pick_subscription(await sq.list_subscriptions(square), cfg.notification_url)
                 if found is None or not found.id:
                     raise fail(
                         f"no Square subscription delivers to {cfg.notification_url}; "
@@ -244,8 +250,13 @@ async def _store_key(
     ring = KeyRing(cfg.encryption_ring())
     async with database(cfg) as engine, engine.begin() as conn:
         return await store_current_key(
-            conn, ring, sub_id, url, secret,
-            now=datetime.now(UTC), overlap=timedelta(minutes=overlap_minutes),
+            conn,
+            ring,
+            sub_id,
+            url,
+            secret,
+            now=datetime.now(UTC),
+            overlap=timedelta(minutes=overlap_minutes),
         )
 
 
@@ -254,9 +265,7 @@ def _describe(stored: StoredKey) -> str:
         return f"signature key already in the keyring as {stored.key_id}"
     line = f"signature key stored as {stored.key_id}"
     if stored.retired and stored.retired_until is not None:
-        line += (
-            f"; {', '.join(stored.retired)} valid until {stored.retired_until.isoformat()}"
-        )
+        line += f"; {', '.join(stored.retired)} valid until {stored.retired_until.isoformat()}"
     return line
 
 

@@ -28,8 +28,14 @@ class SquareError(CanaryError):
 class SquareUnavailable(SquareError, TransientError):
     """5xx, 429, 408, a timeout or no connection (after the SDK's own retries): try later."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message, status=status, code=code)
         self.retry_after = retry_after
 

@@ -13,6 +13,7 @@ from canary_stream.square.fake.store import FakeSquareState
 
 STATE_KEY = web.AppKey("fake_square_state", FakeSquareState)
 
+
 def state_of(request: web.Request) -> FakeSquareState:
     """The state the app was made with."""
     return request.app[STATE_KEY]

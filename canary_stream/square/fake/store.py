@@ -183,7 +183,11 @@ class WebhookStore:
     def update(self, sub: Subscription, changes: Json, now: datetime) -> None:
         """Apply writable fields (``name``, ``enabled``, ``event_types``, URL, API version)."""
         writable = {f.name for f in fields(Subscription)} - {
-            "id", "signature_key", "created_at", "updated_at", "seq",
+            "id",
+            "signature_key",
+            "created_at",
+            "updated_at",
+            "seq",
         }
         for key, value in changes.items():
             if key in writable:

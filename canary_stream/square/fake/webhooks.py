@@ -48,8 +48,9 @@ def _check_fields(doc: Json, *, creating: bool) -> Json:
     if "notification_url" in doc or creating:
         url = doc.get("notification_url")
         if url is None:
-            raise bad_value(prefix + "notification_url", "Field must be set",
-                            "MISSING_REQUIRED_PARAMETER")
+            raise bad_value(
+                prefix + "notification_url", "Field must be set", "MISSING_REQUIRED_PARAMETER"
+            )
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise bad_value(prefix + "notification_url", "URL is not valid")
@@ -57,14 +58,16 @@ def _check_fields(doc: Json, *, creating: bool) -> Json:
     if "event_types" in doc or creating:
         types = doc.get("event_types")
         if types is None:
-            raise bad_value(prefix + "event_types", "Field must be set",
-                            "MISSING_REQUIRED_PARAMETER")
+            raise bad_value(
+                prefix + "event_types", "Field must be set", "MISSING_REQUIRED_PARAMETER"
+            )
         if not isinstance(types, list) or not types:
             raise bad_value(prefix + "event_types", "Expected a non-empty array", "ARRAY_EMPTY")
         for t in types:
             if not isinstance(t, str) or not _EVENT_TYPE.match(t):
-                raise bad_value(prefix + "event_types", f"Invalid event type `{t}`",
-                                "INVALID_ARRAY_VALUE")
+                raise bad_value(
+                    prefix + "event_types", f"Invalid event type `{t}`", "INVALID_ARRAY_VALUE"
+                )
         out["event_types"] = list(dict.fromkeys(types))
     if doc.get("name") is not None:
         name = doc["name"]
