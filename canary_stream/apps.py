@@ -101,6 +101,8 @@ def make_app(stage: str, settings: Settings) -> tuple[faust.App, StageContext]:
         table_cleanup_interval=60.0,
         stream_buffer_maxsize=4096,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.consumer_session_timeout_seconds,
+        broker_heartbeat_interval=settings.consumer_session_timeout_seconds / 10,
         worker_redirect_stdouts=False,
     )
     ctx = StageContext(stage=stage, settings=settings, app=app, engine=make_engine(settings))

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     signature_dead_letter_per_minute: int = Field(60, ge=0)
     notification_url: str = "http://127.0.0.1:8080/webhooks/square"
 
+    # Consumer groups: how soon a dead worker's partitions move to a live one
+    consumer_session_timeout_seconds: float = Field(20.0, ge=6.0, le=300.0)
+
     # Stage app web ports (health + metrics)
     seal_web_port: int = 6101
     parse_web_port: int = 6102

@@ -106,6 +106,7 @@ class Pipeline:
             CANARY_INGRESS_PORT=str(self.ports["ingress"]),
             CANARY_NOTIFICATION_URL=self.notification_url,
             CANARY_SEAL_BATCH_SECONDS="0.02",
+            CANARY_CONSUMER_SESSION_TIMEOUT_SECONDS="10",
             PYTHONUNBUFFERED="1",
         )
         for stage in STAGES:

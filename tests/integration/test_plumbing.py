@@ -31,7 +31,7 @@ async def test_seal_resumes_from_committed_offset_after_sigkill(pipeline_factory
     # Some of the first batch again, as a redelivery would bring them.
     await produce(settings, pipe.topic("events"), [(key, e.to_bytes()) for e in second + first[:5]])
     pipe.start("seal")
-    rows = await wait_for(lambda: _count(engine, merchant_id, 65), timeout=90)
+    rows = await wait_for(lambda: _count(engine, merchant_id, 65), timeout=150)
     assert [r.seq for r in rows] == list(range(1, 66))
     assert Counter(r.event_id for r in rows).most_common(1)[0][1] == 1
     assert {str(r.event_id) for r in rows} == {str(e.event_id) for e in first + second}
