@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from canary_stream import topics
 from canary_stream.db.merchants import by_provider_id
 from canary_stream.errors import TransientError
-from canary_stream.ingress.body import read_body
+from canary_stream.ingress.body import read_body, webhook_envelope
 from canary_stream.kafka import make_producer
 from canary_stream.models.dead_letter import DeadLetter
 from canary_stream.models.envelope import Envelope
@@ -56,22 +56,7 @@ async def envelope_for(
         merchant = await by_provider_id(conn, info.provider_merchant_id)
     if merchant is None or merchant.status != "active":
         return None
-    return Envelope(
-        event_id=body.event_id,
-        merchant_id=merchant.merchant_id,
-        provider_merchant_id=info.provider_merchant_id,
-        source_event_id=(
-            f"hash:{body.event_hash}" if info.parse_failed else info.source_event_id or ""
-        ),
-        event_type=info.event_type or "unknown",
-        event_hash=body.event_hash,
-        raw_payload=body.raw_payload,
-        received_at=body.received_at,
-        parse_failed=info.parse_failed,
-        oversize=info.oversize,
-        source_type="WEBHOOK",
-        signature_key_id=body.signature_key_id,
-    )
+    return webhook_envelope(info, body, merchant.merchant_id)
 
 
 async def replay(

@@ -65,15 +65,11 @@ async def owner_engine(stack_settings: Settings) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
-@pytest.fixture
-def pipeline_factory(
-    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[object]:
-    """Make isolated pipelines (own topics, groups, stores, ports); stops their processes."""
+def _pipelines(settings: Settings, tmp: pytest.TempPathFactory) -> Iterator[object]:
     made: list[Pipeline] = []
 
     def make(**overrides: str) -> Pipeline:
-        pipe = Pipeline(stack_settings, tmp_path_factory.mktemp("pipe"), overrides=overrides)
+        pipe = Pipeline(settings, tmp.mktemp("pipe"), overrides=overrides)
         pipe.cli("topics", "create")
         made.append(pipe)
         return pipe
@@ -81,6 +77,14 @@ def pipeline_factory(
     yield make
     for pipe in made:
         pipe.stop_all()
+
+
+@pytest.fixture
+def pipeline_factory(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """Make isolated pipelines (own topics, groups, stores, ports); stops their processes."""
+    yield from _pipelines(stack_settings, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +93,4 @@ def module_pipeline_factory(
 ) -> Iterator[object]:
     """Like ``pipeline_factory``, but its pipelines (and processes) last for the whole module,
     so many cases can share one set of started processes."""
-    made: list[Pipeline] = []
-
-    def make(**overrides: str) -> Pipeline:
-        pipe = Pipeline(stack_settings, tmp_path_factory.mktemp("pipe"), overrides=overrides)
-        pipe.cli("topics", "create")
-        made.append(pipe)
-        return pipe
-
-    yield make
-    for pipe in made:
-        pipe.stop_all()
+    yield from _pipelines(stack_settings, tmp_path_factory)

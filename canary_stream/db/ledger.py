@@ -12,24 +12,23 @@ from sqlalchemy import Table, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from canary_stream.db.append_only import APPEND_ONLY_TABLES
 from canary_stream.db.models import Base
 from canary_stream.errors import CanaryError
 from canary_stream.square.parse.base import LedgerRow
 
-#: Tables a parser may write (anything else is a programming error, not data).
+#: Tables a parser may write: the append-only ``sales`` tables other than the evidence,
+#: its log and the Merkle inscriptions (anything else is a programming error, not data).
 LEDGER_TABLES = frozenset(
-    {
-        "sales.transactions",
-        "sales.transaction_fees",
-        "sales.transaction_line_items",
-        "sales.transaction_tenders",
-        "sales.refund_links",
-        "sales.cash_drawer_shifts",
-        "sales.cash_drawer_events",
-        "sales.loyalty_events",
-        "sales.disputes",
-        "sales.gift_card_activities",
-        "sales.payouts",
+    t
+    for t in APPEND_ONLY_TABLES
+    if t.startswith("sales.")
+    and t
+    not in {
+        "sales.evidence_records",
+        "sales.ingestion_log",
+        "sales.inscription_pool",
+        "sales.event_inscriptions",
     }
 )
 #: Insert order: parents before the rows that refer to them.

@@ -11,6 +11,10 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
+
+from canary_stream.models.dead_letter import ReceivedBody
+from canary_stream.models.envelope import Envelope
 
 #: How much of an unparsed body is scanned for its top-level identifiers.
 SCAN_BYTES = 8192
@@ -72,3 +76,23 @@ def read_body(body: bytes, soft_cap: int) -> BodyInfo:
     if merchant is None:
         return BodyInfo(None, None, None, False, "no merchant_id")
     return BodyInfo(merchant, _string(doc.get("event_id")), _string(doc.get("type")), False, None)
+
+
+def webhook_envelope(info: BodyInfo, body: ReceivedBody, merchant_id: UUID) -> Envelope:
+    """The ``WEBHOOK`` envelope of an authentic, usable body (``info.unusable`` is None)."""
+    return Envelope(
+        event_id=body.event_id,
+        merchant_id=merchant_id,
+        provider_merchant_id=info.provider_merchant_id or "",
+        source_event_id=(
+            f"hash:{body.event_hash}" if info.parse_failed else info.source_event_id or ""
+        ),
+        event_type=info.event_type or "unknown",
+        event_hash=body.event_hash,
+        raw_payload=body.raw_payload,
+        received_at=body.received_at,
+        parse_failed=info.parse_failed,
+        oversize=info.oversize,
+        source_type="WEBHOOK",
+        signature_key_id=body.signature_key_id,
+    )

@@ -29,12 +29,11 @@ from aiokafka.errors import (
 
 from canary_stream import topics
 from canary_stream.ingress import keys
-from canary_stream.ingress.body import BodyInfo, read_body
+from canary_stream.ingress.body import read_body, webhook_envelope
 from canary_stream.ingress.directory import KEYRING_MISS_REFRESH_SECONDS, Keyring, MerchantDirectory
 from canary_stream.ingress.signature import HEADER, verify_signature
 from canary_stream.kafka import make_producer
 from canary_stream.models.dead_letter import DeadLetter, ReceivedBody, RejectedRequest
-from canary_stream.models.envelope import Envelope
 from canary_stream.models.wire import WireModel, now_utc
 from canary_stream.observability.metrics import dead_letters, webhooks
 from canary_stream.settings import Settings
@@ -234,7 +233,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
             deadline,
         )
     # 6. the envelope, 200 only after the broker's ack
-    envelope = _envelope(info, received, str(merchant.merchant_id))
+    envelope = webhook_envelope(info, received, merchant.merchant_id)
     try:
         await gate.produce(
             gate.events_topic, str(merchant.merchant_id).encode(), envelope, deadline
@@ -252,25 +251,6 @@ def _verify(
     for url, url_keys in groups.items():
         key_id = verify_signature(header, url, body, url_keys) or key_id
     return key_id
-
-
-def _envelope(info: BodyInfo, received: ReceivedBody, merchant_id: str) -> Envelope:
-    return Envelope(
-        event_id=received.event_id,
-        merchant_id=merchant_id,
-        provider_merchant_id=info.provider_merchant_id or "",
-        source_event_id=(
-            f"hash:{received.event_hash}" if info.parse_failed else info.source_event_id or ""
-        ),
-        event_type=info.event_type or "unknown",
-        event_hash=received.event_hash,
-        raw_payload=received.raw_payload,
-        received_at=received.received_at,
-        parse_failed=info.parse_failed,
-        oversize=info.oversize,
-        source_type="WEBHOOK",
-        signature_key_id=received.signature_key_id,
-    )
 
 
 async def _dead_letter(
