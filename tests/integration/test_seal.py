@@ -154,3 +154,37 @@ async def _log(engine, event_id):
             {"e": event_id},
         )
         return [tuple(r) for r in rows] or None
+
+
+async def test_idempotency_keys_expire_after_the_window(pipeline_factory, engine):
+    """With a 2 s window, a later batch of the same partition sweeps the expired key: its
+    changelog gets a tombstone, and a late retry is still refused by the database."""
+    pipe = pipeline_factory(CANARY_DEDUPE_WINDOW_SECONDS="2")
+    settings = pipe.settings()
+    merchant_id, pmid = pipe.add_merchant()
+    key = merchant_id.encode()
+    first = make_envelope(merchant_id, pmid, b"first", source_event_id="sq-expiring")
+    pipe.start("seal")
+    await produce(settings, pipe.topic("events"), [(key, first.to_bytes())])
+    await wait_for(lambda: _rows_at_least(engine, merchant_id, 1))
+    changelog = f"{pipe.prefix}-seal-seal-idempotency-changelog"
+    table_key = f"{merchant_id}|sq-expiring".encode()
+
+    async def entries():
+        return [r for r in await read_topic(settings, changelog) if r.key == table_key]
+
+    written = await wait_for(entries)
+    assert json.loads(written[0].value)["event_id"] == str(first.event_id)
+    await asyncio.sleep(2.5)
+    later = make_envelope(merchant_id, pmid, b"later", source_event_id="sq-later")
+    await produce(settings, pipe.topic("events"), [(key, later.to_bytes())])
+
+    async def tombstoned():
+        return any(r.value is None for r in await entries())
+
+    assert await wait_for(tombstoned, timeout=30)
+    retry = make_envelope(merchant_id, pmid, b"first", source_event_id="sq-expiring")
+    await produce(settings, pipe.topic("events"), [(key, retry.to_bytes())])
+    assert await wait_for(lambda: _log(engine, retry.event_id)) == [("SEAL", "DUPLICATE")]
+    rows = await evidence_rows(engine, merchant_id)
+    assert [r.source_event_id for r in rows] == ["sq-expiring", "sq-later"]
