@@ -52,6 +52,7 @@ from canary_stream.evidence.signing import CheckpointKey, SigningKeyError, load_
 from canary_stream.models.checkpoint import CheckpointRecord
 from canary_stream.models.envelope import SealedEnvelope
 from canary_stream.models.wire import now_utc
+from canary_stream.observability import metrics
 from canary_stream.settings import Settings
 
 STAGE = "seal"
@@ -160,6 +161,7 @@ class Closer:
                 batches = build_batches(state, ranges, leaves, self.key)
                 await db.insert_batches(conn, batches, backend=self.backend.name, closed_at=now)
             closed.extend((batch, now) for batch in batches)
+            metrics.batches_closed.inc(len(batches))
             log.info(
                 "closed %d batch(es) of %s: seq %d-%d",
                 len(batches),
@@ -278,6 +280,7 @@ class Closer:
         for merchant_id, batch_no in keys:
             error = await self.anchor_one(merchant_id, batch_no)
             if error is not None:
+                metrics.anchor_failures.inc()
                 failures.append(error)
         if failures:
             log.warning(

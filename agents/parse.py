@@ -127,6 +127,26 @@ def enrich(canonical: Any, originals: dict[UUID, tuple[Any, str | None]]) -> Any
     return canonical.model_copy(update=update) if update else canonical
 
 
+def first_observations(
+    records: Sequence[tuple[SealedEnvelope, ParsedRecord]], inserted: set[tuple[str, Any]]
+) -> list[Any]:
+    """The canonical events to publish: each record without a primary row, and for a primary
+    row this batch inserted, only the first record that carries it (the row's source: two
+    versions of one payment in a batch insert one row and publish one event)."""
+    events, claimed = [], set()
+    for _, record in records:
+        event = publishable(record)
+        if event is None:
+            continue
+        if record.primary is not None:
+            identity = ledger.row_identity(record.primary)
+            if identity not in inserted or identity in claimed:
+                continue
+            claimed.add(identity)
+        events.append(event)
+    return events
+
+
 class Parse:
     """Handles one batch of sealed records."""
 
@@ -166,10 +186,7 @@ class Parse:
             await ledger.defer(conn, out.deferrals)
             await db.log_ingestion(conn, out.log)
         canonical = [
-            enrich(event, originals)
-            for _, p in out.records
-            if (event := publishable(p)) is not None
-            and (p.primary is None or ledger.row_identity(p.primary) in inserted)
+            enrich(event, originals) for event in first_observations(out.records, inserted)
         ]
         await publish(
             self.ctx, [(topics.DETECTION, merchant_key(c.merchant_id), c) for c in canonical]
@@ -179,6 +196,7 @@ class Parse:
             await self.revoke(revoked)
         await publish_dead(self.ctx, out.dead)
         metrics.record_parsed(out.log, len(canonical))
+        metrics.record_canonical(canonical)
 
     async def revoke(self, revoked: Sequence[MerchantRevoked]) -> None:
         """``oauth.authorization.revoked``: merchant inactive, tokens deleted, config published.

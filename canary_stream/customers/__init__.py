@@ -1,0 +1,1 @@
+"""The customer registry (customers.md): pure effects, kept by the customers agent."""
