@@ -33,6 +33,7 @@ GROUPS = [
     ("keys", "keys"),
     ("tokens", "tokens"),
     ("proof", "proof"),
+    ("customers", "customers"),
 ]
 for module_name, group in GROUPS:
     module = importlib.import_module(f"canary_stream.cli.{module_name}")
