@@ -2,17 +2,16 @@
 
 Benchmarks reuse the test harness's :class:`Pipeline` (own topic prefix, state dir and free
 ports; real processes started as subprocesses) and add what only benchmarks need: a
-realistic ~1 KB Square body, process CPU accounting, and a JSON result file per run.
+realistic ~1 KB Square body, topics, a scratch database, a JSON result file per run, and
+the CPU accounting of ``_machine`` (re-exported).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
-import os
-import platform
-import re
 import signal
 import subprocess
 import sys
@@ -20,24 +19,40 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
-from importlib import metadata
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(ROOT / "tests"))
 
+import psycopg  # noqa: E402
+from _machine import (  # noqa: E402
+    CpuMeter,
+    add_quiet_args,
+    cpu_seconds,
+    kafka_pid,
+    machine,
+    machine_jiffies,
+    quiet,
+    wait_quiet,
+)
 from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from aiokafka.admin import NewTopic  # noqa: E402
 from harness import Pipeline, Proc, free_port  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
+from canary_stream.db.migrate import upgrade  # noqa: E402
 from canary_stream.kafka import make_admin  # noqa: E402
 from canary_stream.settings import Settings  # noqa: E402
 
-__all__ = ["ROOT", "Pipeline", "Proc", "free_port"]
+__all__ = [
+    "ROOT", "CpuMeter", "Pipeline", "Proc", "add_quiet_args", "cpu_seconds", "free_port",
+    "kafka_pid", "machine", "machine_jiffies", "quiet", "wait_quiet",
+]
 
 
 # Bodies -----------------------------------------------------------------------------------
@@ -70,6 +85,50 @@ def square_body(pmid: str, event_id: str | None = None, n: int = 0) -> bytes:
         receipt=ids[:4].upper(),
         token=ids[10:46],
     ).encode()
+
+
+# Database ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def scratch_database(settings: Settings, shared: bool = False) -> Iterator[Settings]:
+    """Settings on a fresh database migrated to head, dropped afterwards (the owner role has
+    CREATEDB on the local stack): every run starts from empty tables, and its rows never
+    land in the database that tests share. ``shared`` (or no CREATEDB) uses the stack's.
+    """
+    name = f"canary_bench_{uuid.uuid4().hex[:10]}"
+    owner_url = settings.owner_database_url.get_secret_value()
+    try:
+        if shared:
+            raise PermissionError("shared database asked for")
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except (psycopg.Error, PermissionError):
+        yield settings
+        return
+
+    def on(url: str) -> SecretStr:
+        return SecretStr(urlunsplit(urlsplit(url)._replace(path=f"/{name}")))
+
+    try:
+        scratch = settings.model_copy(update={
+            "database_url": on(settings.database_url.get_secret_value()),
+            "owner_database_url": on(owner_url),
+        })
+        upgrade(scratch)
+        yield scratch
+    finally:
+        _drop_database(owner_url, name)
+
+
+def _drop_database(owner_url: str, name: str) -> None:
+    """Drop a scratch database once the stopped processes' sessions have gone."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        for _ in range(60):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                time.sleep(0.5)
+    print(f"warning: scratch database {name} still in use; drop it by hand", file=sys.stderr)
 
 
 # Broker -----------------------------------------------------------------------------------
@@ -204,82 +263,11 @@ def stop(procs: Sequence[Proc]) -> None:
         proc.kill(signal.SIGTERM)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU jiffies of the whole machine so far (``/proc/stat``)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return sum(values) - values[3] - values[4], sum(values)
-
-
-def kafka_pid(settings: Settings) -> int | None:
-    """The local stack's broker pid, when ``stack up`` recorded one on this machine."""
-    try:
-        return int((settings.state_dir / "run" / "kafka.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class CpuMeter:
-    """CPU use of some processes and of the whole machine between start() and stop()."""
-
-    def __init__(self, **pids: int | None) -> None:
-        self.pids = {name: pid for name, pid in pids.items() if pid}
-
-    def start(self) -> CpuMeter:
-        self.t0, self.jiffies0 = time.monotonic(), machine_jiffies()
-        self.cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        return self
-
-    def stop(self) -> dict[str, float]:
-        """``<name>_cpu_pct`` per process (100 = one core); ``machine_busy_pct`` of 100 x nproc."""
-        elapsed = time.monotonic() - self.t0
-        out = {}
-        for name, pid in self.pids.items():
-            try:
-                out[f"{name}_cpu_pct"] = 100 * (cpu_seconds(pid) - self.cpu0[name]) / elapsed
-            except OSError:  # exited meanwhile
-                pass
-        busy, total = machine_jiffies()
-        share = (busy - self.jiffies0[0]) / max(1, total - self.jiffies0[1])
-        out["machine_busy_pct"] = 100 * share * (os.cpu_count() or 1)
-        return out
-
-
-def wait_quiet(max_busy_pct: float, timeout: float, window: float = 2.0) -> dict[str, float]:
-    """Wait (at most ``timeout`` s) until the machine's CPU use over ``window`` s is at most
-    ``max_busy_pct`` (100 = one core): these machines are shared, and other sessions' work
-    would be measured too. Returns how long it waited and the last busy figure."""
-    t0 = time.monotonic()
-    busy = float("nan")
-    while True:
-        before = machine_jiffies()
-        time.sleep(window)
-        after = machine_jiffies()
-        share = (after[0] - before[0]) / max(1, after[1] - before[1])
-        busy = 100 * share * (os.cpu_count() or 1)
-        waited = time.monotonic() - t0
-        if busy <= max_busy_pct or waited >= timeout:
-            if busy > max_busy_pct:
-                print(f"  machine still {busy:.0f}% busy after {waited:.0f} s; measuring anyway")
-            return {"waited_for_quiet_s": waited, "busy_before_pct": busy}
-
-
-def add_quiet_args(parser: Any) -> None:
-    """``--quiet-pct`` / ``--quiet-wait``: wait for a quiet machine before each measurement."""
-    parser.add_argument("--quiet-pct", type=float, default=60.0,
-                        help="wait until the machine uses at most this much CPU (100 = a core)")
-    parser.add_argument("--quiet-wait", type=float, default=120.0,
-                        help="wait at most this long for that before each measurement (0: never)")
-
-
-def quiet(args: Any) -> dict[str, float]:
-    """Wait for a quiet machine as the arguments say; what was waited, for the results."""
-    return wait_quiet(args.quiet_pct, args.quiet_wait) if args.quiet_wait > 0 else {}
+def add_db_arg(parser: Any) -> None:
+    """``--shared-db``: use the stack's database instead of a scratch one."""
+    parser.add_argument("--shared-db", action="store_true",
+                        help="use the stack's shared database (its size and other tests' keys "
+                        "and rows then count) instead of a fresh scratch database")
 
 
 def print_profile(path: Path, top: int = 25) -> None:
@@ -316,32 +304,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
-
-
-def machine() -> dict[str, Any]:
-    """Machine facts and versions for the result file."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    meminfo = Path("/proc/meminfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
-    status = subprocess.run(
-        [sys.executable, "-m", "canary_stream.cli.main", "stack", "status"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    ).stdout
-    kafka = re.search(r"Apache Kafka (\S+)", status)
-    postgres = re.search(r"PostgreSQL (\S+)", status)
-    packages = ("aiokafka", "faust-streaming", "aiohttp", "psycopg")
-    versions = {p: metadata.version(p) for p in packages}
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": model.group(1).strip() if model else "unknown",
-        "mem_total_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "kafka": kafka.group(1) if kafka else Settings().kafka_version + " (configured)",
-        "postgresql": postgres.group(1) if postgres else "unknown",
-        **versions,
-    }
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:

@@ -34,6 +34,7 @@ from _common import (
     Pipeline,
     Proc,
     TopicSize,
+    add_db_arg,
     add_quiet_args,
     create_topic,
     delete_topics,
@@ -45,6 +46,7 @@ from _common import (
     quiet,
     ratio,
     run_prefix,
+    scratch_database,
     spawn,
     start_app,
     stop,
@@ -150,11 +152,12 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rounds", type=int, default=1, help="measure each target this many times")
     add_quiet_args(p)
+    add_db_arg(p)
     p.add_argument("--profile", action="store_true",
                    help="run the ingress under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
     exit_on_sigterm()
-    settings = Settings()
+    base = Settings()
     prefix = run_prefix("i")
     stamp = time.strftime("%Y%m%dT%H%M%S")
     profile = RESULTS / f"ingress-{stamp}.prof" if args.profile else None
@@ -162,7 +165,12 @@ def main() -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
     loadavg = os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {"bare (a)": [], "edge (b)": [], "ingress": []}
-    with tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp,
+        scratch_database(base, shared=args.shared_db) as settings,
+    ):
+        database = "shared" if settings is base else "scratch"
+        print(f"database: {database} ({_db_name(settings)})", flush=True)
         pipe = Pipeline(settings, Path(tmp), prefix=prefix)
         anchors: list[Proc] = []
         try:
@@ -202,18 +210,20 @@ def main() -> None:
         finally:
             stop(anchors)
             pipe.stop_all()
-            asyncio.run(delete_topics(settings, prefix))
+            asyncio.run(delete_topics(base, prefix))
     summary = summarise(runs)
     ratios = report(summary, args)
     print(f"\ncheck: {events_in_topic:,} envelopes in {prefix}.events >= {accepted:,} answered 200 "
           f"in the counted windows: {_yes(events_in_topic >= accepted)}")
     path = write_results("ingress", {
-        "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg},
+        "config": {**vars(args), "prefix": prefix, "database": database,
+                   "loadavg_at_start": loadavg},
         "runs": runs, "summary": summary, "ratios": ratios, "targets": TARGETS,
         "events_in_topic": events_in_topic, "keyring": keyring,
     })
-    print(f"keyring: {keyring.get('active_keys')} active signature keys for {keyring.get('urls')} "
-          "URLs in the shared database; the ingress computes an HMAC for each, the edge one")
+    keys, urls = keyring.get("active_keys"), keyring.get("urls")
+    print(f"keyring: {keys} active signature key(s) for {urls} URL(s) in the {database} "
+          "database; the ingress computes an HMAC per key, the edge one")
     print(f"results: {path}")
     if profile:
         print_profile(profile)
@@ -222,6 +232,10 @@ def main() -> None:
 async def _topic_size(settings: Settings, topic: str) -> int:
     async with TopicSize(settings, topic, settings.topic_partitions) as size:
         return await size()
+
+
+def _db_name(settings: Settings) -> str:
+    return settings.database_url.get_secret_value().rsplit("/", 1)[-1]
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from _common import (
     CpuMeter,
     Pipeline,
     TopicSize,
+    add_db_arg,
     add_quiet_args,
     create_topic,
     delete_topics,
@@ -57,6 +58,7 @@ from _common import (
     quiet,
     ratio,
     run_prefix,
+    scratch_database,
     spawn,
     square_body,
     start_app,
@@ -71,7 +73,7 @@ from canary_stream.models.wire import now_utc
 from canary_stream.settings import Settings
 
 TARGET_SHARE_OF_PASSTHROUGH_PCT = 60.0
-BATCH = 500
+BATCH = int(Settings.model_fields["seal_batch_size"].default)  # rows per COPY transaction too
 TIMEOUT = 600.0
 #: Rows stored so far for the run's merchants: their chains are gap-free from seq 1, so the
 #: sum of the heads is the count, read from the (merchant_id, seq) index alone.
@@ -226,7 +228,7 @@ def print_trace(path: Path) -> None:
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     print(f"\nP4 seal stage alone: {args.events:,} envelopes, {args.merchants} merchants, "
-          f"batches of {BATCH}; sales.evidence_records held "
+          f"take_events({BATCH}, {args.batch_seconds}); sales.evidence_records held "
           f"{results['seal']['evidence_rows_before']:,} rows before\n")
     print_table(
         ["run", "events/s", "first out s", "last out s", "ev/s from start", "worker cpu%",
@@ -263,22 +265,32 @@ def main() -> None:
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--merchants", type=int, default=8)
     add_quiet_args(p)
+    add_db_arg(p)
+    p.add_argument("--batch-seconds", type=float,
+                   default=Settings.model_fields["seal_batch_seconds"].default,
+                   help="take_events window of the seal and the pass-through "
+                   "(CANARY_SEAL_BATCH_SECONDS; default: the project's)")
     p.add_argument("--trace", action="store_true",
                    help="time the steps of each seal batch (bench/_seal_trace.py)")
     p.add_argument("--profile", action="store_true",
                    help="run the seal worker under cProfile (slower; figures then not comparable)")
     args = p.parse_args()
     exit_on_sigterm()
-    settings = Settings()
+    base = Settings()
     prefix = run_prefix("s")
     stamp = time.strftime("%Y%m%dT%H%M%S")
     profile = RESULTS / f"seal-{stamp}.prof" if args.profile else None
     trace = RESULTS / f"seal-{stamp}.trace.json" if args.trace else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     loadavg = os.getloadavg()
-    batch_seconds = str(Settings.model_fields["seal_batch_seconds"].default)
+    batch_seconds = str(args.batch_seconds)
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp,
+        scratch_database(base, shared=args.shared_db) as settings,
+    ):
+        database = "shared" if settings is base else "scratch"
+        print(f"database: {database} ({_db_name(settings)})", flush=True)
         pipe = Pipeline(settings, Path(tmp), prefix=prefix,
                         overrides={"CANARY_SEAL_BATCH_SECONDS": batch_seconds})
         try:
@@ -302,11 +314,11 @@ def main() -> None:
             results["COPY same rows"] = {**copy_same_rows(pipe, merchant_ids), **waited}
         finally:
             pipe.stop_all()
-            asyncio.run(delete_topics(settings, prefix))
+            asyncio.run(delete_topics(base, prefix))
     ratios = report(results, args)
     path = write_results("seal", {
-        "config": {**vars(args), "prefix": prefix, "batch": BATCH, "loadavg_at_start": loadavg,
-                   "seal_batch_seconds": batch_seconds},
+        "config": {**vars(args), "prefix": prefix, "database": database, "batch": BATCH,
+                   "loadavg_at_start": loadavg, "seal_batch_seconds": batch_seconds},
         "results": results, "ratios": ratios,
         "targets": {"seal_vs_passthrough_pct": TARGET_SHARE_OF_PASSTHROUGH_PCT},
     })
@@ -315,6 +327,10 @@ def main() -> None:
         print_trace(trace)
     if profile:
         print_profile(profile)
+
+
+def _db_name(settings: Settings) -> str:
+    return settings.database_url.get_secret_value().rsplit("/", 1)[-1]
 
 
 if __name__ == "__main__":

@@ -57,4 +57,4 @@ def install_health(app: faust.App, ctx: StageContext) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+            return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

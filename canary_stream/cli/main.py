@@ -41,6 +41,7 @@ for module_name, group in GROUPS:
 
 
 app.command("tail")(importlib.import_module("canary_stream.cli.tail").tail)
+app.command("lag")(importlib.import_module("canary_stream.cli.lag").lag)
 
 
 @app.command()

@@ -19,21 +19,26 @@ RAW_PAYLOAD_COLUMN = "sales.evidence_records.raw_payload_enc"
 
 async def lock_merchants(conn: AsyncConnection, merchant_ids: Iterable[UUID]) -> None:
     """Take each merchant's transaction-level advisory lock, in sorted order (no deadlocks)."""
-    for merchant_id in sorted({str(m) for m in merchant_ids}):
+    keys = sorted(f"chain:{m}" for m in {str(m) for m in merchant_ids})
+    if keys:  # one round trip; the subquery's order is the order the locks are taken in
         await conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"chain:{merchant_id}"},
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+            ),
+            {"keys": keys},
         )
 
 
 async def chain_heads(conn: AsyncConnection, merchant_ids: Iterable[UUID]) -> dict[UUID, ChainHead]:
     """The last ``seq`` and chain hash of each merchant that has one."""
     ids = list({m for m in merchant_ids})
-    rows = await conn.execute(
+    rows = await conn.execute(  # one index probe per merchant on UNIQUE (merchant_id, seq)
         text(
-            "SELECT DISTINCT ON (merchant_id) merchant_id, seq, chain_hash "
-            "FROM sales.evidence_records WHERE merchant_id = ANY(:ids) "
-            "ORDER BY merchant_id, seq DESC"
+            "SELECT m.id AS merchant_id, h.seq, h.chain_hash "
+            "FROM unnest(CAST(:ids AS uuid[])) AS m(id) CROSS JOIN LATERAL ("
+            "SELECT seq, chain_hash FROM sales.evidence_records e WHERE e.merchant_id = m.id "
+            "ORDER BY seq DESC LIMIT 1) AS h"
         ),
         {"ids": ids},
     )
@@ -68,11 +73,13 @@ async def existing_events(
     by_natural: dict[tuple[UUID, str], StoredEvent] = {}
     if not event_ids:
         return by_id, by_natural
-    rows = await conn.execute(
+    rows = await conn.execute(  # two index lookups (PK, natural key), never a scan
         text(
-            f"SELECT {_STORED_COLUMNS} FROM sales.evidence_records e "
-            "WHERE event_id = ANY(:ids) OR (merchant_id, source_event_id) IN "
-            "(SELECT * FROM unnest(CAST(:mids AS uuid[]), CAST(:sids AS text[])))"
+            f"SELECT {_STORED_COLUMNS} FROM sales.evidence_records "
+            "WHERE event_id = ANY(CAST(:ids AS uuid[])) UNION "
+            f"SELECT {_STORED_COLUMNS} FROM sales.evidence_records e JOIN "
+            "unnest(CAST(:mids AS uuid[]), CAST(:sids AS text[])) AS k(mid, sid) "
+            "ON e.merchant_id = k.mid AND e.source_event_id = k.sid"
         ),
         {
             "ids": list(event_ids),

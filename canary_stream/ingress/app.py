@@ -16,10 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from canary_stream.db.engine import make_engine
-from canary_stream.ingress import keys, proofs
+from canary_stream.ingress import keys, proofs, status
 from canary_stream.ingress.directory import Keyring, MerchantDirectory
 from canary_stream.ingress.views import WebhookGate, webhook
 from canary_stream.kafka import make_producer, require_topics
+from canary_stream.observability.logging import configure_logging
 from canary_stream.settings import Settings
 
 log = logging.getLogger("canary.ingress")
@@ -35,6 +36,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
     proofs.setup_proofs(app)
+    status.setup_status(app)
     return app
 
 
@@ -91,7 +93,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def serve(settings: Settings) -> None:
     """Run the ingress until interrupted; several may share the port (``reuse_port``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("ingress")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)

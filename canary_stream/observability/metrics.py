@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
+
+from canary_stream.observability.logging import log_event
 
 if TYPE_CHECKING:
     from canary_stream.models.envelope import SealedEnvelope
@@ -32,6 +34,7 @@ def record_sealed(sealed: Sequence[SealedEnvelope], duplicate_count: int, now: d
     duplicates.inc(duplicate_count)
     for record in sealed:
         received_to_sealed.observe(max(0.0, (now - record.received_at).total_seconds()))
+    log_event("seal", "SEALED", ((r.event_id, r.merchant_id) for r in sealed))
 
 
 parse_outcomes = Counter("canary_parse_outcomes_total", "Parse outcomes by status", ["status"])
@@ -42,4 +45,31 @@ def record_parsed(entries: Sequence[Any], published: int) -> None:
     """Count one parse batch's outcomes (``ingestion_log`` entries) and publications."""
     for entry in entries:
         parse_outcomes.labels(entry.status).inc()
+        log_event("parse", entry.status, [(entry.event_id, entry.merchant_id)])
     canonical_published.inc(published)
+
+
+received_to_canonical = Histogram(
+    "canary_latency_received_to_canonical_seconds",
+    "Seconds from ingress receipt to the canonical event's publication",
+    buckets=LATENCY_BUCKETS,
+)
+received_to_alert = Histogram(
+    "canary_latency_received_to_alert_seconds",
+    "Seconds from ingress receipt to an alert's publication",
+    buckets=LATENCY_BUCKETS,
+)
+alerts = Counter("canary_alerts_total", "Alerts raised by rule and severity", ["rule", "severity"])
+batches_closed = Counter("canary_batches_closed_total", "Merkle batches closed (checkpoints)")
+anchor_failures = Counter(
+    "canary_anchor_failures_total", "Anchoring attempts that failed (batch left PENDING)"
+)
+
+
+def record_canonical(events: Sequence[Any], now: datetime | None = None) -> None:
+    """Observe received → canonical latency of published canonical events."""
+    at = now or datetime.now(UTC)
+    for event in events:
+        received = getattr(event, "received_at", None)
+        if received is not None:
+            received_to_canonical.observe(max(0.0, (at - received).total_seconds()))
