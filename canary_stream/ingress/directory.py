@@ -110,12 +110,30 @@ class Keyring:
         self.keys: list[keys_db.SigningKey] = []
         self.loaded_at = 0.0
         self._lock = asyncio.Lock()
+        self._grouped: dict[str, list[tuple[str, bytes]]] = {}
+        self._grouped_until = datetime.min.replace(tzinfo=UTC)
 
     async def refresh(self) -> None:
         """Reload the keyring from the database."""
         async with self.engine.connect() as conn:
             self.keys = await keys_db.load_keys(conn, self.ring)
         self.loaded_at = time.monotonic()
+        self._grouped_until = datetime.min.replace(tzinfo=UTC)
+
+    def _group(self, now: datetime) -> None:
+        """Group the keys active at ``now``, valid until the next key starts or ends."""
+        grouped: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+        for key in self.keys:
+            if key.active_at(now):
+                grouped[key.notification_url].append((key.key_id, key.secret))
+        boundaries = [
+            t
+            for k in self.keys
+            for t in (k.active_from, k.active_until)
+            if t is not None and t > now
+        ]
+        self._grouped = dict(grouped)
+        self._grouped_until = min(boundaries, default=datetime.max.replace(tzinfo=UTC))
 
     async def active(
         self, *, max_age: float = KEYRING_REFRESH_SECONDS
@@ -132,8 +150,6 @@ class Keyring:
                         self.loaded_at = time.monotonic()
                         log.warning("keyring refresh failed: %s", type(exc).__name__)
         now = datetime.now(UTC)
-        grouped: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
-        for key in self.keys:
-            if key.active_at(now):
-                grouped[key.notification_url].append((key.key_id, key.secret))
-        return grouped
+        if now >= self._grouped_until:
+            self._group(now)
+        return self._grouped
