@@ -37,7 +37,7 @@ class ProcessStatus:
 
 
 def process_specs(settings: Settings) -> list[ProcessSpec]:
-    """The ingress first, then each stage app."""
+    """The ingress first, then each stage app, then the identity MCP server."""
     host = settings.web_host
     specs = [
         ProcessSpec(
@@ -52,6 +52,13 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 stage, ["worker", "--app", stage], f"http://{host}:{web_port(settings, stage)}"
             )
         )
+    specs.append(
+        ProcessSpec(
+            "mcp",
+            ["mcp", "serve", "--host", host, "--port", str(settings.mcp_port)],
+            f"http://{host}:{settings.mcp_port}",
+        )
+    )
     return specs
 
 

@@ -186,6 +186,7 @@ class Settings(BaseSettings):
     #: Base64 Ed25519 public key, for processes that serve proofs without the signing seed;
     #: derived from ``checkpoint_signing_key`` when empty.
     checkpoint_public_key: str = ""
+    mcp_port: int = 8092
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -87,7 +87,7 @@ class Pipeline:
     signature_key: str = field(default_factory=lambda: f"sig-{uuid.uuid4().hex}")
 
     def __post_init__(self) -> None:
-        self.ports = {name: free_port() for name in ("ingress", *STAGES)}
+        self.ports = {name: free_port() for name in ("ingress", *STAGES, "mcp")}
         self.notification_url = f"http://127.0.0.1:{self.ports['ingress']}/webhooks/square"
 
     # Settings and environment ---------------------------------------------------------
@@ -111,6 +111,7 @@ class Pipeline:
         )
         for stage in STAGES:
             env[f"CANARY_{stage.upper()}_WEB_PORT"] = str(self.ports[stage])
+        env["CANARY_MCP_PORT"] = str(self.ports["mcp"])
         env.update(self.overrides)
         env.update(extra)
         return env

@@ -34,6 +34,8 @@ GROUPS = [
     ("tokens", "tokens"),
     ("proof", "proof"),
     ("customers", "customers"),
+    ("mcp", "mcp"),
+    ("identities", "identities"),
 ]
 for module_name, group in GROUPS:
     module = importlib.import_module(f"canary_stream.cli.{module_name}")

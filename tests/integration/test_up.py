@@ -1,4 +1,5 @@
-"""`canary-stream up | ps --json | down`: the ingress and four stage apps, ready within a minute."""
+"""`canary-stream up | ps --json | down`: the ingress, four stage apps and the identity MCP
+server, ready within a minute."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ def test_up_ps_down(pipeline_factory):
         up = pipe.cli("up", "--wait", "60")
         assert "ingress" in up.stdout
         processes = json.loads(pipe.cli("ps", "--json").stdout)
-        assert [p["name"] for p in processes] == ["ingress", "seal", "parse", "detect", "customers"]
+        assert [p["name"] for p in processes] == [
+            "ingress",
+            "seal",
+            "parse",
+            "detect",
+            "customers",
+            "mcp",
+        ]
         for proc in processes:
             assert proc["alive"] is True and isinstance(proc["pid"], int)
             with urllib.request.urlopen(f"{proc['url']}/health/ready", timeout=5) as response:
@@ -29,9 +37,9 @@ def test_up_ps_down(pipeline_factory):
         ]
     finally:
         down = pipe.cli("down")
-    assert down.stdout.strip() == "stopped: customers, detect, parse, seal, ingress"
+    assert down.stdout.strip() == "stopped: mcp, customers, detect, parse, seal, ingress"
     after = json.loads(pipe.cli("ps", "--json").stdout)
-    assert [p["alive"] for p in after] == [False] * 5
+    assert [p["alive"] for p in after] == [False] * 6
 
 
 def test_process_refuses_to_start_when_a_topic_is_missing(pipeline_factory):

@@ -25,7 +25,7 @@ def _host_port(service: str) -> int:
 
 
 def test_services_are_the_stack_plus_every_process():
-    assert set(COMPOSE["services"]) == {"kafka", "postgres", "migrate", "ingress", *STAGES}
+    assert set(COMPOSE["services"]) == {"kafka", "postgres", "migrate", "ingress", *STAGES, "mcp"}
 
 
 def test_images_are_the_official_ones_at_our_versions():
@@ -38,6 +38,7 @@ def test_ports_match_the_settings_defaults():
     assert default("kafka_bootstrap") == "127.0.0.1:19092"
     assert _host_port("postgres") == default("postgres_port")
     assert _host_port("ingress") == default("ingress_port")
+    assert _host_port("mcp") == default("mcp_port")
     for stage in STAGES:
         assert _host_port(stage) == default(f"{stage}_web_port")
 
@@ -67,7 +68,7 @@ def test_application_environment_is_valid_settings():
 
 
 def test_every_process_uses_the_shared_environment_and_a_canary_command():
-    for name in ("migrate", "ingress", *STAGES):
+    for name in ("migrate", "ingress", *STAGES, "mcp"):
         service = COMPOSE["services"][name]
         assert service["environment"] == COMPOSE["x-canary-env"]
         command = " ".join(service["command"])

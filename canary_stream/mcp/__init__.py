@@ -1,0 +1,1 @@
+"""The identity MCP server (``canary-identity``, customers.md): read-only, merchant-scoped."""
