@@ -185,7 +185,7 @@ async def test_sigkill_mid_batch_loses_and_duplicates_no_leaf(
     pipe = pipeline_factory(CANARY_MERKLE_BATCH_SIZE="50")
     settings = pipe.settings()
     merchant_id, pmid = pipe.add_merchant()
-    total = 3000
+    total = 1500  # a multiple of 50
     envelopes = [make_envelope(merchant_id, pmid, f"kill-{i}".encode()) for i in range(total)]
     seal = pipe.start("seal")
 
@@ -205,7 +205,7 @@ async def test_sigkill_mid_batch_loses_and_duplicates_no_leaf(
     assert len(before) < total
     await feeding
     pipe.start("seal")
-    await wait_for(lambda: all_inscribed(engine, merchant_id, total), timeout=120)
+    await wait_for(lambda: all_inscribed(engine, merchant_id, total), timeout=240)
     rows = await check_batches(engine, merchant_id, total, stack_key(pipe))
     assert all(b.leaf_count <= 50 for b in rows)
 
