@@ -278,6 +278,27 @@ def print_profile(path: Path, top: int = 25) -> None:
     pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
 
 
+async def run_passthrough(pipe: Pipeline, source: str, n: int, timeout: float) -> dict[str, Any]:
+    """The Faust pass-through anchor (bench/_passthrough.py) from ``source`` into
+    ``{prefix}.passthrough`` until that holds ``n`` records; rate and CPU."""
+    sink = pipe.topic("passthrough")
+    await create_topic(pipe.base, sink, pipe.base.topic_partitions)
+    started = time.monotonic()
+    proc = spawn(
+        "passthrough",
+        [str(BENCH / "_passthrough.py"), source, sink, f"{pipe.prefix}-passthrough"],
+        pipe.env(), pipe.root / "logs" / "passthrough.log", "",
+    )
+    pipe.procs.append(proc)
+    meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
+    try:
+        async with TopicSize(pipe.base, sink, pipe.base.topic_partitions) as size:
+            result = await watch_progress(size, n, proc, started=started, timeout=timeout)
+        return {**result, **meter.stop()}
+    finally:
+        proc.kill(signal.SIGTERM)
+
+
 # Reporting --------------------------------------------------------------------------------
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted sequence."""

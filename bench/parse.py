@@ -41,16 +41,15 @@ from _common import (
     TopicSize,
     add_db_arg,
     add_quiet_args,
-    create_topic,
     delete_topics,
     exit_on_sigterm,
     kafka_pid,
     print_table,
     quiet,
     ratio,
+    run_passthrough,
     run_prefix,
     scratch_database,
-    spawn,
     start_app,
     watch_progress,
     write_results,
@@ -109,24 +108,8 @@ async def prefill(settings: Settings, topic: str, records: list[SealedEnvelope])
 
 
 async def passthrough(pipe: Pipeline, n: int) -> dict[str, Any]:
-    """The Faust pass-through from ``{prefix}.sealed`` until its sink holds ``n`` records."""
-    sink = pipe.topic("passthrough")
-    await create_topic(pipe.base, sink, pipe.base.topic_partitions)
-    started = time.monotonic()
-    proc = spawn(
-        "passthrough",
-        [str(Path(__file__).parent / "_passthrough.py"), pipe.topic("sealed"), sink,
-         f"{pipe.prefix}-passthrough"],
-        pipe.env(), pipe.root / "logs" / "passthrough.log", "",
-    )
-    pipe.procs.append(proc)
-    meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
-    try:
-        async with TopicSize(pipe.base, sink, pipe.base.topic_partitions) as size:
-            result = await watch_progress(size, n, proc, started=started, timeout=TIMEOUT)
-        return {**result, **meter.stop()}
-    finally:
-        proc.kill(signal.SIGTERM)
+    """The Faust pass-through anchor on this run's source topic."""
+    return await run_passthrough(pipe, pipe.topic("sealed"), n, TIMEOUT)
 
 
 async def parse(pipe: Pipeline, merchant_ids: list[str], n: int) -> dict[str, Any]:

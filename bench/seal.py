@@ -45,10 +45,8 @@ from _common import (
     RESULTS,
     CpuMeter,
     Pipeline,
-    TopicSize,
     add_db_arg,
     add_quiet_args,
-    create_topic,
     delete_topics,
     exit_on_sigterm,
     kafka_pid,
@@ -57,6 +55,7 @@ from _common import (
     print_table,
     quiet,
     ratio,
+    run_passthrough,
     run_prefix,
     scratch_database,
     spawn,
@@ -116,24 +115,8 @@ async def prefill(
 
 
 async def passthrough(pipe: Pipeline, n: int) -> dict[str, Any]:
-    """Run the Faust pass-through until its output topic holds ``n`` records."""
-    sink = pipe.topic("passthrough")
-    await create_topic(pipe.base, sink, pipe.base.topic_partitions)
-    started = time.monotonic()
-    proc = spawn(
-        "passthrough",
-        [str(Path(__file__).parent / "_passthrough.py"), pipe.topic("events"), sink,
-         f"{pipe.prefix}-passthrough"],
-        pipe.env(), pipe.root / "logs" / "passthrough.log", "",
-    )
-    pipe.procs.append(proc)
-    meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
-    try:
-        async with TopicSize(pipe.base, sink, pipe.base.topic_partitions) as size:
-            result = await watch_progress(size, n, proc, started=started, timeout=TIMEOUT)
-        return {**result, **meter.stop()}
-    finally:
-        proc.kill(signal.SIGTERM)
+    """The Faust pass-through anchor on this run's source topic."""
+    return await run_passthrough(pipe, pipe.topic("events"), n, TIMEOUT)
 
 
 async def seal(
