@@ -74,6 +74,9 @@ run-urls:
 	print(f"  webhook URL    {s.notification_url}"); \
 	print(f"  health         http://{s.ingress_host}:{s.ingress_port}/health/ready  (and /metrics)"); \
 	print(f"  kafka          {s.kafka_bootstrap}"); \
+	print(f"  identity MCP   http://{s.web_host}:{s.mcp_port}/mcp/identity  (token: $(CLI) tokens create --scope mcp --merchant M)"); \
+	print(f"  status page    http://{s.ingress_host}:{s.ingress_port}/"); \
+	print(f"  lag            $(CLI) lag"); \
 	print(f"  verify a chain $(CLI) verify chain --merchant <square merchant id>"); \
 	print(f"  dead letters   $(CLI) dead-letters list"); \
 	print(f"  more traffic   $(CLI) simulate --rate 200 --merchants 5 --duration 60 --onboard --signature-key $(DEMO_KEY)"); \
