@@ -105,6 +105,9 @@ def make_app(stage: str, settings: Settings) -> tuple[faust.App, StageContext]:
         broker_heartbeat_interval=settings.consumer_session_timeout_seconds / 10,
         worker_redirect_stdouts=False,
     )
+    # Table writes go through Faust's producer buffer (100 messages by default); a stage that
+    # writes a table entry per event fills it on every backlog (faust-streaming#173).
+    app.producer.buffer.max_messages = 10_000
     ctx = StageContext(stage=stage, settings=settings, app=app, engine=make_engine(settings))
     for module in _stage_modules("tables", stage):
         module.register(app, ctx)
