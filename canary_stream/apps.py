@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -46,6 +47,8 @@ class StageContext:
     topics: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     used_topics: set[str] = field(default_factory=set)
+    #: Extra readiness conditions of the stage (name → holds now), e.g. the config snapshot.
+    ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
 
     def topic(self, short_name: str) -> Any:
         """A raw-serialized Faust topic for a short name, created once per context."""

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
 
     # Seal
     dedupe_window_seconds: float = Field(72 * 3600, gt=0)
+    #: Tier 2 records older than this behind their subject's newest still count, flagged late.
+    detect_allowed_lateness_seconds: float = Field(24 * 3600, ge=0)
     seal_batch_size: int = Field(500, ge=1, le=10_000)
     seal_batch_seconds: float = Field(0.05, gt=0)
 
@@ -123,6 +125,8 @@ class Settings(BaseSettings):
     square_application_id: str = "sandbox-sq0idb-canary-local"
     square_application_secret: SecretStr = SecretStr("")
     square_access_token: SecretStr = SecretStr("")
+    #: The OAuth token vault refreshes an access token expiring within this many seconds.
+    square_token_refresh_margin_seconds: float = Field(300.0, ge=0)
 
     # Local stack
     state_dir: Path = Field(default_factory=default_state_dir)

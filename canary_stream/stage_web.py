@@ -33,6 +33,8 @@ async def readiness(app: faust.App, ctx: StageContext) -> dict[str, bool]:
     checks["broker"] = assigned and not app.rebalancing
     recovery: Any = cast(Any, app.tables).recovery
     checks["tables_recovered"] = bool(recovery.completed.is_set()) and not recovery.in_recovery
+    for name, holds in ctx.ready_checks.items():
+        checks[name] = holds()
     return checks
 
 

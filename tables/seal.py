@@ -8,30 +8,17 @@ changelog stop holding them.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 
 from canary_stream.apps import StageContext
+from tables._store import PartitionSweep, writing_for
 
 STAGE = "seal"
 TABLE_NAME = "seal-idempotency"
 SWEEP_PER_BATCH = 1000
-
-
-@contextlib.contextmanager
-def writing_for(event: Any) -> Iterator[None]:
-    """Make ``event`` Faust's current event, so a table write goes to its partition's changelog."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 def table_key(merchant_id: str, source_event_id: str) -> bytes:
@@ -45,7 +32,7 @@ class IdempotencyIndex:
     def __init__(self, table: Any, window_seconds: float) -> None:
         self.table = table
         self.window_seconds = window_seconds
-        self._sweep_from: dict[int, bytes | None] = {}
+        self._sweep = PartitionSweep(table, lambda raw, now: json.loads(raw)["expires_at"] <= now)
 
     def lookup(self, merchant_id: str, source_event_id: str, now: float) -> str | None:
         """The ``event_id`` sealed for this delivery within the window, if any."""
@@ -68,39 +55,7 @@ class IdempotencyIndex:
 
     def sweep(self, event: Any, now: float, budget: int = SWEEP_PER_BATCH) -> int:
         """Delete up to ``budget`` expired keys of ``event``'s partition; return how many."""
-        partition = event.message.partition
-        keys = list(self._partition_keys(partition, self._sweep_from.get(partition), budget))
-        if len(keys) < budget:
-            self._sweep_from[partition] = None  # wrapped around: start over next time
-        elif keys:
-            self._sweep_from[partition] = keys[-1][0]
-        deleted = 0
-        with writing_for(event):
-            for key, raw in keys:
-                if json.loads(raw)["expires_at"] <= now:
-                    del self.table[key]
-                    deleted += 1
-        return deleted
-
-    def _partition_keys(
-        self, partition: int, start: bytes | None, budget: int
-    ) -> Iterator[tuple[bytes, bytes]]:
-        store = self.table.data
-        db_for = getattr(store, "_db_for_partition", None)
-        if db_for is None:  # memory store: keys of every partition live in one dict
-            raise RuntimeError("the seal table needs the rocksdb store")
-        db = db_for(partition)
-        items = db.items(from_key=start) if start is not None else db.items()
-        count = 0
-        for key, value in items:
-            if start is not None and key == start:
-                continue
-            if key.startswith(b"__faust"):
-                continue
-            yield bytes(key), bytes(value)
-            count += 1
-            if count >= budget:
-                return
+        return self._sweep.sweep(event, now, budget)
 
 
 def register(app: faust.App, ctx: StageContext) -> None:

@@ -36,6 +36,7 @@ GROUPS = [
     ("customers", "customers"),
     ("mcp", "mcp"),
     ("identities", "identities"),
+    ("rules", "rules"),
 ]
 for module_name, group in GROUPS:
     module = importlib.import_module(f"canary_stream.cli.{module_name}")

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from canary_stream.errors import NotFound
-from canary_stream.models.merchant_config import MerchantConfig
+from canary_stream.models.merchant_config import LocationConfig, MerchantConfig, RuleConfig
 from canary_stream.models.wire import now_utc
 
 _COLUMNS = (
@@ -18,7 +18,7 @@ _COLUMNS = (
 )
 
 
-def _config(row: object) -> MerchantConfig:
+def _base_config(row: object) -> MerchantConfig:
     m = row._mapping  # type: ignore[attr-defined]
     updated: datetime = m["updated_at"] or now_utc()
     return MerchantConfig(
@@ -29,6 +29,49 @@ def _config(row: object) -> MerchantConfig:
         timezone=m["timezone"],
         business_day_start=m["business_day_start"],
         updated_at=updated,
+    )
+
+
+async def _config(conn: AsyncConnection, row: object) -> MerchantConfig:
+    """The full config record: the merchant row, its locations and its rule settings."""
+    config = _base_config(row)
+    params = {"m": config.merchant_id}
+    locations = await conn.execute(
+        text(
+            "SELECT square_location_id, timezone, business_hours FROM app.merchant_locations "
+            "WHERE merchant_id = :m ORDER BY square_location_id"
+        ),
+        params,
+    )
+    rules = await conn.execute(
+        text(
+            "SELECT rule_id, enabled, mode, thresholds, allow_lists, updated_at "
+            "FROM app.merchant_rule_settings WHERE merchant_id = :m ORDER BY rule_id"
+        ),
+        params,
+    )
+    rule_rows = list(rules)
+    newest = max([config.updated_at, *(r.updated_at for r in rule_rows)])
+    return config.model_copy(
+        update={
+            "locations": {
+                r.square_location_id: LocationConfig(
+                    timezone=r.timezone, business_hours=r.business_hours
+                )
+                for r in locations
+                if r.timezone or r.business_hours
+            },
+            "rules": {
+                r.rule_id: RuleConfig(
+                    enabled=r.enabled,
+                    mode=r.mode,
+                    thresholds=r.thresholds,
+                    allow_lists=r.allow_lists,
+                )
+                for r in rule_rows
+            },
+            "updated_at": newest,
+        }
     )
 
 
@@ -47,7 +90,7 @@ async def add_merchant(
         )
     ).first()
     if row is not None:
-        return _config(row), True
+        return await _config(conn, row), True
     found = await by_provider_id(conn, provider_merchant_id)
     assert found is not None
     return found, False
@@ -64,7 +107,7 @@ async def by_provider_id(conn: AsyncConnection, provider_merchant_id: str) -> Me
             {"pid": provider_merchant_id},
         )
     ).first()
-    return _config(row) if row is not None else None
+    return await _config(conn, row) if row is not None else None
 
 
 async def resolve(conn: AsyncConnection, merchant: str) -> MerchantConfig:
@@ -79,7 +122,10 @@ async def resolve(conn: AsyncConnection, merchant: str) -> MerchantConfig:
                 text(f"SELECT {_COLUMNS} FROM app.merchants WHERE id = :id"), {"id": merchant_uuid}
             )
         ).first()
-        found = _config(row) if row is not None else await by_provider_id(conn, merchant)
+        if row is not None:
+            found = await _config(conn, row)
+        else:
+            found = await by_provider_id(conn, merchant)
     if found is None:
         raise NotFound(f"no merchant {merchant!r} (see 'canary-stream merchants list')")
     return found
@@ -88,7 +134,7 @@ async def resolve(conn: AsyncConnection, merchant: str) -> MerchantConfig:
 async def all_merchants(conn: AsyncConnection) -> list[MerchantConfig]:
     """Every merchant, oldest first."""
     rows = await conn.execute(text(f"SELECT {_COLUMNS} FROM app.merchants ORDER BY created_at, id"))
-    return [_config(r) for r in rows]
+    return [await _config(conn, r) for r in rows]
 
 
 async def deactivate(conn: AsyncConnection, merchant_id: uuid.UUID) -> MerchantConfig | None:
@@ -105,4 +151,4 @@ async def deactivate(conn: AsyncConnection, merchant_id: uuid.UUID) -> MerchantC
     await conn.execute(
         text("DELETE FROM app.square_oauth_tokens WHERE merchant_id = :id"), {"id": merchant_id}
     )
-    return _config(row) if row is not None else None
+    return await _config(conn, row) if row is not None else None

@@ -158,6 +158,26 @@ class MerchantLocation(_CreatedAt, Base):
     name: Mapped[str | None]
     timezone: Mapped[str | None]
     status: Mapped[str | None]
+    #: ``HH:MM-HH:MM`` local business hours for C-004 (NULL: the rule's threshold).
+    business_hours: Mapped[str | None] = mapped_column(sort_order=50)
+
+
+class MerchantRuleSetting(_CreatedAt, Base):
+    """A merchant's settings of one rule; absent values are the catalog defaults (rules.md)."""
+
+    __tablename__ = "merchant_rule_settings"
+    __table_args__ = (
+        CheckConstraint("mode IS NULL OR mode IN ('alerting', 'dry_run')", name="mode"),
+        {"schema": "app"},
+    )
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(server_default=text("true"))
+    mode: Mapped[str | None]
+    thresholds: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    allow_lists: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class MerchantEmployee(_CreatedAt, Base):

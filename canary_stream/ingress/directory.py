@@ -1,28 +1,25 @@
 """What the ingress knows: the merchant snapshot and the application keyring.
 
-The merchant snapshot is read from the compacted ``canary.merchant-config`` topic with a
-plain aiokafka reader (no consumer group) up to its end offset at start, then followed. A
-miss falls back to the database once, so a merchant onboarded a moment ago is not sent to
-the dead letters because the snapshot had not caught up.
+The merchant snapshot is the shared follower of ``canary.merchant-config``
+(:mod:`canary_stream.merchant_configs`). A miss falls back to the database once, so a
+merchant onboarded a moment ago is not sent to the dead letters because the snapshot had not
+caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from canary_stream import topics
 from canary_stream.db import merchants as merchants_db
 from canary_stream.db import signing_keys as keys_db
 from canary_stream.evidence.crypto import KeyRing
+from canary_stream.merchant_configs import MerchantConfigs
 from canary_stream.models.merchant_config import MerchantConfig
 from canary_stream.settings import Settings
 
@@ -37,53 +34,17 @@ class MerchantDirectory:
     """Square merchant id → merchant config, from the config topic, database as fallback."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
-        self.settings = settings
         self.engine = engine
-        self.by_provider_id: dict[str, MerchantConfig] = {}
-        self.loaded = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.configs = MerchantConfigs(settings)
+        self.loaded = self.configs.loaded
 
     async def start(self) -> None:
         """Load the snapshot up to the end offset, then follow the topic in the background."""
-        name = self.settings.topic(topics.MERCHANT_CONFIG)
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_wait_ms=100,
-        )
-        await self._consumer.start()
-        tp = TopicPartition(name, 0)
-        self._consumer.assign([tp])
-        await self._consumer.seek_to_beginning(tp)
-        end = (await self._consumer.end_offsets([tp]))[tp]
-        while await self._consumer.position(tp) < end:
-            batch = await self._consumer.getmany(tp, timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    self._apply(record.value)
-        self.loaded.set()
-        self._task = asyncio.create_task(self._follow())
-
-    async def _follow(self) -> None:
-        assert self._consumer is not None
-        async for record in self._consumer:
-            self._apply(record.value)
-
-    def _apply(self, value: bytes | None) -> None:
-        if value is None:
-            return
-        try:
-            config = MerchantConfig.model_validate_json(value)
-        except ValidationError:
-            log.warning("ignoring an undecodable merchant-config record")
-            return
-        self.by_provider_id[config.provider_merchant_id] = config
+        await self.configs.start()
 
     async def resolve(self, provider_merchant_id: str) -> MerchantConfig | None:
         """The active merchant for a Square merchant id, or None (unknown or inactive)."""
-        config = self.by_provider_id.get(provider_merchant_id)
+        config = self.configs.by_provider_id.get(provider_merchant_id)
         if config is None:
             async with self.engine.connect() as conn:
                 config = await merchants_db.by_provider_id(conn, provider_merchant_id)
@@ -91,14 +52,7 @@ class MerchantDirectory:
 
     async def stop(self) -> None:
         """Stop following; idempotent."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await self.configs.stop()
 
 
 class Keyring:

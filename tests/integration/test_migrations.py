@@ -166,6 +166,9 @@ ROW_FACTORIES: dict[str, RowFactory] = {
         "merchant_id": m, "square_location_id": _s("L"), "name": "Main St", "timezone": "UTC",
         "status": "ACTIVE",
     },
+    "app.merchant_rule_settings": lambda m: {
+        "merchant_id": m, "rule_id": "C-005", "mode": "dry_run", "thresholds": {"count": 7},
+    },
     "app.merchant_employees": lambda m: {
         "merchant_id": m, "square_team_member_id": _s("TM"), "status": "ACTIVE",
     },

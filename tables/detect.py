@@ -1,0 +1,130 @@
+"""The detect stage's Tier 2 state: one changelog-backed table of subject windows.
+
+Key ``{merchant_id}|{rule_id}|{subject_key}`` (merchant first, so a key's partition is its
+merchant's partition) → ``{"x": expires_at, "s": window state}``. Shift keys are also listed
+under ``{merchant_id}|shift|{shift_id}`` so a shift's close drops them all. Expiry is in
+business time — the newest ``occurred_at`` the partition has processed — so a backfill of
+old days keeps its windows while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import faust
+
+from canary_stream.apps import StageContext
+from canary_stream.rules.windows import KeyState
+from tables._store import PartitionSweep, writing_for
+
+STAGE = "detect"
+TABLE_NAME = "detect-windows"
+SWEEP_PER_BATCH = 500
+#: Shift and day keys are kept this long past their newest record when no close arrives.
+SHIFT_KEEP_SECONDS = 2 * 86_400.0
+
+
+def state_key(merchant_id: str, rule_id: str, subject_key: str) -> bytes:
+    """The table key of one rule's state for one subject."""
+    return f"{merchant_id}|{rule_id}|{subject_key}".encode()
+
+
+def shift_index_key(merchant_id: str, shift_id: str) -> bytes:
+    """The key listing every state key of one drawer shift."""
+    return f"{merchant_id}|shift|{shift_id}".encode()
+
+
+def _expired(raw: bytes, now: float) -> bool:
+    expires: float = json.loads(raw)["x"]
+    return expires <= now
+
+
+class WindowStore:
+    """Reads and writes of the Tier 2 table; writes are staged per batch, then flushed.
+
+    The agent stages every change while it evaluates a batch (later records of the batch see
+    earlier ones) and flushes only after the alerts are committed and published, so a crash
+    in between replays the batch against the state it started from.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._staged: dict[bytes, tuple[bytes | None, Any]] = {}
+        self._sweep = PartitionSweep(table, _expired)
+        #: Per partition, the newest business time processed: the sweep's clock.
+        self.watermarks: dict[int, float] = {}
+
+    def _raw(self, key: bytes) -> bytes | None:
+        if key in self._staged:
+            return self._staged[key][0]
+        raw: bytes | None = self.table.get(key)
+        return raw
+
+    def state(self, key: bytes) -> KeyState | None:
+        """The current (staged or stored) state of ``key``."""
+        raw = self._raw(key)
+        return KeyState.from_dict(json.loads(raw)["s"]) if raw is not None else None
+
+    def put(self, key: bytes, state: KeyState, expires_at: float, event: Any) -> None:
+        """Stage ``state`` for ``key``, written for ``event``'s partition."""
+        value = json.dumps({"x": expires_at, "s": state.to_dict()}, separators=(",", ":"))
+        self._staged[key] = (value.encode(), event)
+
+    def index_shift(self, index: bytes, key: bytes, expires_at: float, event: Any) -> None:
+        """List ``key`` under its shift's index."""
+        raw = self._raw(index)
+        keys: list[str] = json.loads(raw)["k"] if raw is not None else []
+        if key.decode() not in keys:
+            value = json.dumps({"x": expires_at, "k": [*keys, key.decode()]})
+            self._staged[index] = (value.encode(), event)
+
+    def drop_shift(self, index: bytes, event: Any) -> int:
+        """Stage the deletion of a shift's keys and its index; return how many keys."""
+        raw = self._raw(index)
+        if raw is None:
+            return 0
+        keys = [k.encode() for k in json.loads(raw)["k"]]
+        for key in [*keys, index]:
+            self._staged[key] = (None, event)
+        return len(keys)
+
+    def observe_time(self, partition: int, ts: float) -> None:
+        """Advance the partition's business-time clock."""
+        if ts > self.watermarks.get(partition, 0.0):
+            self.watermarks[partition] = ts
+
+    def discard(self) -> None:
+        """Forget staged changes (the batch failed and will be replayed)."""
+        self._staged.clear()
+
+    def flush(self) -> int:
+        """Write every staged change to the table; return how many."""
+        staged, self._staged = self._staged, {}
+        for key, (value, event) in staged.items():
+            with writing_for(event):
+                if value is None:
+                    if self.table.get(key) is not None:
+                        del self.table[key]
+                else:
+                    self.table[key] = value
+        return len(staged)
+
+    def sweep(self, event: Any) -> int:
+        """Delete expired keys of ``event``'s partition (business time), a bounded number."""
+        now = self.watermarks.get(event.message.partition)
+        if now is None:
+            return 0
+        return self._sweep.sweep(event, now, SWEEP_PER_BATCH)
+
+
+def register(app: faust.App, ctx: StageContext) -> None:
+    """Declare the table and hand its accessor to the stage context."""
+    table = app.Table(
+        TABLE_NAME,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=ctx.settings.topic_partitions,
+        help="(merchant, rule, subject) -> Tier 2 window state; detect's state",
+    )
+    ctx.tables["windows"] = WindowStore(table)
