@@ -31,6 +31,7 @@ from canary_stream.models.canonical import (
     decode_canonical,
 )
 from canary_stream.models.wire import now_utc
+from canary_stream.observability import metrics
 from canary_stream.rules import tier1
 from canary_stream.rules.alerts import alert_of
 from canary_stream.rules.findings import Finding
@@ -108,6 +109,7 @@ class Detector:
                 dead.append(dead_letter(STAGE, "decode_error", exc, merchant_id=key_hint(event)))
         fired_at = now_utc()
         alerts: dict[Any, Alert] = {}
+        received: dict[Any, Any] = {}
         log_entries: dict[Any, db.LogEntry] = {}
         try:
             for event, record in decoded:
@@ -116,6 +118,7 @@ class Detector:
                 for finding in findings:
                     alert = alert_of(finding, view, fired_at)
                     alerts.setdefault(alert.alert_id, alert)
+                    received.setdefault(alert.alert_id, record.received_at)
                 status = "SUCCESS" if findings else "IGNORED"
                 previous = log_entries.get(record.event_id)
                 if previous is None or previous.status == "IGNORED":
@@ -135,6 +138,7 @@ class Detector:
         for event in {e.message.partition: e for e, _ in decoded}.values():
             self.windows.sweep(event)
         await publish_dead(self.ctx, dead)
+        metrics.record_alerts(stored, received, now_utc())
         for alert in stored:
             log.info(
                 "alert %s level %d (%s)",

@@ -20,6 +20,7 @@ from canary_stream import topics
 from canary_stream.apps import StageContext
 from canary_stream.db import alerts as alerts_db
 from canary_stream.models.alert import Alert
+from canary_stream.observability import metrics
 from canary_stream.rules.alerts import case_of
 
 STAGE = "detect"
@@ -48,6 +49,7 @@ class Escalator:
         if cases:
             async with self.ctx.engine.begin() as conn:
                 links = await alerts_db.open_cases(conn, cases)
+            metrics.cases_linked.inc(len(links))
             await publish(
                 self.ctx,
                 [(topics.CASES, merchant_key(link.case.merchant_id), link.case) for link in links],

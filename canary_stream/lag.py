@@ -34,11 +34,12 @@ from canary_stream.kafka import make_admin
 from canary_stream.settings import Settings
 
 #: The topics each stage app's agents read (agents/*.py ``register``): seal also runs the
-#: Merkle batcher over ``sealed``; detect and customers both read ``detection``.
+#: Merkle batcher over ``sealed``; detect and customers both read ``detection``, and detect's
+#: escalate agent reads ``alerts``.
 STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     "seal": (topics.EVENTS, topics.SEALED),
     "parse": (topics.SEALED,),
-    "detect": (topics.DETECTION,),
+    "detect": (topics.DETECTION, topics.ALERTS),
     "customers": (topics.DETECTION,),
 }
 FETCH_TIMEOUT_S = 5.0

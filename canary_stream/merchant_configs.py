@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from canary_stream import topics
 from canary_stream.models.merchant_config import MerchantConfig
+from canary_stream.observability import metrics
 from canary_stream.settings import Settings
 
 log = logging.getLogger("canary.config")
@@ -85,6 +86,7 @@ class MerchantConfigs:
             self.by_provider_id.pop(old.provider_merchant_id, None)
         self.by_id[config.merchant_id] = config
         self.by_provider_id[config.provider_merchant_id] = config
+        metrics.config_records.inc()
         if self.on_change is not None:
             self.on_change(config)
 

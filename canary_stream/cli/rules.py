@@ -46,7 +46,7 @@ def show(
         config = run(_load(merchant))
         stored = {rule_id: rc.model_dump() for rule_id, rc in config.rules.items()}
         hours = {k: v.business_hours for k, v in config.locations.items() if v.business_hours}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rule_id in CATALOG:
         rule = effective(rule_id, stored.get(rule_id))
         rows.append(

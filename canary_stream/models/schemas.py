@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from canary_stream.models.alert import Alert, Case
 from canary_stream.models.canonical import CanonicalRecordModel
 from canary_stream.models.checkpoint import CheckpointRecord
 from canary_stream.models.dead_letter import DeadLetter
@@ -27,6 +28,8 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "dead-letter": DeadLetter,
     "merchant-config": MerchantConfig,
     "checkpoint": CheckpointRecord,
+    "alert": Alert,
+    "case": Case,
 }
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -73,3 +73,18 @@ def record_canonical(events: Sequence[Any], now: datetime | None = None) -> None
         received = getattr(event, "received_at", None)
         if received is not None:
             received_to_canonical.observe(max(0.0, (at - received).total_seconds()))
+
+
+config_records = Counter(
+    "canary_merchant_config_records_total", "Merchant-config records applied by this process"
+)
+cases_linked = Counter("canary_case_links_total", "Escalating alerts linked to a case")
+
+
+def record_alerts(stored: Sequence[Any], received: dict[Any, datetime], now: datetime) -> None:
+    """Count published alerts by rule and severity; time each from its record's receipt."""
+    for alert in stored:
+        alerts.labels(alert.rule_id, alert.severity).inc()
+        at = received.get(alert.alert_id)
+        if at is not None:
+            received_to_alert.observe(max(0.0, (now - at).total_seconds()))

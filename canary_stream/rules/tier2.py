@@ -17,6 +17,7 @@ from uuid import UUID
 
 from canary_stream.models.canonical import (
     CanonicalEvent,
+    DisputeEvent,
     GiftCardEvent,
     LoyaltyEvent,
     TransactionEvent,
@@ -131,7 +132,11 @@ def _enrollments(r: CanonicalEvent, v: MerchantView, s: RuleSettings) -> list[tu
 
 
 def _new_disputes(r: CanonicalEvent, v: MerchantView, s: RuleSettings) -> list[tuple[str, str]]:
-    return [("merchant", "")] if is_new_dispute(r) else []
+    # Tagged by dispute and measured in distinct disputes: a dispute seen as new in two
+    # states (an inquiry polled again as a chargeback) is still one dispute.
+    if isinstance(r, DisputeEvent) and is_new_dispute(r):
+        return [("merchant", r.dispute_id)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ class Tier2Rule:
         measure: Measure = count
         if self.rule_id == "C-002":
             measure = refund_percent(t["min_transactions"])
-        elif self.rule_id == "C-803":
+        elif self.rule_id in ("C-803", "C-D03"):
             measure = distinct_tags
         return WindowSpec(window, float(t[self.threshold_name]), measure, lateness)
 

@@ -30,7 +30,7 @@ def count(run: Sequence[Entry]) -> float | None:
 
 
 def distinct_tags(run: Sequence[Entry]) -> float | None:
-    """How many distinct tags (C-803: locations)."""
+    """How many distinct tags (C-803: locations; C-D03: disputes)."""
     return float(len({tag for _, _, tag in run}))
 
 

@@ -23,13 +23,19 @@ from sqlalchemy.orm import configure_mappers
 from canary_stream.db.append_only import APPEND_ONLY_TABLES, UPDATABLE_COLUMNS
 from canary_stream.db.models import Base
 
-# The spec's columns per table, beyond merchant_id and created_at (data-model.md, customers.md).
+# The spec's columns per table, beyond merchant_id and created_at (data-model.md, customers.md),
+# plus what rules.md's per-merchant settings need (business hours, rule settings: decisions #19).
 SPEC_COLUMNS: dict[str, set[str]] = {
     "app.merchants": {
         "id", "provider", "provider_merchant_id", "status", "currency", "timezone",
         "business_day_start", "onboarded_at", "updated_at",
     },
-    "app.merchant_locations": {"id", "square_location_id", "name", "timezone", "status"},
+    "app.merchant_locations": {
+        "id", "square_location_id", "name", "timezone", "status", "business_hours",
+    },
+    "app.merchant_rule_settings": {
+        "rule_id", "enabled", "mode", "thresholds", "allow_lists", "updated_at",
+    },
     "app.merchant_employees": {"id", "square_team_member_id", "status"},
     "app.webhook_signing_keys": {
         "key_id", "notification_url", "secret_enc", "active_from", "active_until",
@@ -126,6 +132,7 @@ SPEC_COLUMNS: dict[str, set[str]] = {
 SPEC_KEYS: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
     "app.merchants": (("id",), {("provider", "provider_merchant_id")}),
     "app.merchant_locations": (("id",), {("merchant_id", "square_location_id")}),
+    "app.merchant_rule_settings": (("merchant_id", "rule_id"), set()),
     "app.merchant_employees": (("id",), {("merchant_id", "square_team_member_id")}),
     "app.webhook_signing_keys": (("key_id",), set()),
     "app.square_oauth_tokens": (("merchant_id",), set()),
