@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import sys
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -24,6 +26,9 @@ from rich.text import Text
 
 from canary_stream.cli.common import database, fail, one_line_errors, run, settings
 from canary_stream.settings import Settings
+
+if TYPE_CHECKING:
+    from canary_stream.simulate.patterns import Injection
 
 app = typer.Typer(help="Send simulated Square webhooks to the ingress.")
 
@@ -95,6 +100,51 @@ async def _onboard(cfg: Settings, square_merchant_ids: list[str], currency: str)
     return sum(created for _, created in added)
 
 
+def _injections(
+    value: str, seed: int, square_merchant_ids: list[str], currency: str, start: datetime
+) -> list[Injection]:
+    """The patterns ``--inject`` asks for, laid out over the run's merchants from ``start``."""
+    from canary_stream.simulate.patterns import inject, parse_ids
+    from canary_stream.simulate.world import new_merchant
+
+    try:
+        ids = parse_ids(value)
+    except ValueError as exc:
+        raise fail(f"--inject: {exc}") from None
+    world = [new_merchant(mid, currency, seed, start.year) for mid in square_merchant_ids]
+    return inject(ids, world, start, seed)
+
+
+async def _produce_drawer(cfg: Settings, injections: Sequence[Injection], currency: str) -> int:
+    """Produce the drawer patterns' NO_SALE records straight to ``canary.detection``."""
+    from canary_stream import topics
+    from canary_stream.db.merchants import by_provider_id
+    from canary_stream.kafka import publish
+
+    wanted = {i.merchant_id for i in injections if i.drawer}
+    async with database(cfg) as engine, engine.connect() as conn:
+        known = {mid: await by_provider_id(conn, mid) for mid in sorted(wanted)}
+    sent = 0
+    for injection in injections:
+        config = known.get(injection.merchant_id)
+        if not injection.drawer:
+            continue
+        if config is None:
+            raise fail(f"merchant {injection.merchant_id} is not onboarded (try --onboard)")
+        records = injection.records(config.merchant_id, currency)
+        key = str(config.merchant_id).encode()
+        await publish(cfg, cfg.topic(topics.DETECTION), key, records)
+        sent += len(records)
+    return sent
+
+
+def _print_injections(injections: Sequence[Injection]) -> None:
+    for i in injections:
+        what = f"{len(i.webhooks)} webhooks" if i.webhooks else f"{len(i.drawer)} drawer records"
+        alerts = "; ".join(f"{e.rule_id} L{e.level} {e.mode} {e.subject}" for e in i.expected)
+        print(f"injected {i.rule_id} for {i.merchant_id}: {what}; expect {alerts}", file=sys.stderr)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
@@ -137,6 +187,11 @@ def simulate(
         None,
         help="Fraud patterns by weight: card_testing, refund_burst (e.g. 'card_testing=2')",
     ),
+    inject: str | None = typer.Option(
+        None,
+        help="Detection patterns to inject, by rule id (e.g. 'C-005,C-502', or 'all'); "
+        "see docs/detection.md",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Post signed Square webhooks of every family to the ingress.
@@ -161,9 +216,17 @@ def simulate(
         except ValueError as exc:
             raise fail(str(exc)) from None
     currency = currency.upper()
+    injections: list[Injection] = []
+    if inject:
+        first = first or datetime.now(UTC).replace(microsecond=0)
+        injections = _injections(inject, seed, merchant_ids(seed, merchants), currency, first)
     if onboard:
         created = run(_onboard(cfg, merchant_ids(seed, merchants), currency))
         print(f"onboarded {created} new of {merchants} merchants", file=sys.stderr)
+    if any(i.drawer for i in injections):
+        produced = run(_produce_drawer(cfg, injections, currency))
+        print(f"produced {produced} drawer records to canary.detection", file=sys.stderr)
+    _print_injections(injections)
 
     err = Console(stderr=True)
     with Progress(
@@ -176,7 +239,8 @@ def simulate(
         TimeRemainingColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task("send", total=max(1, math.ceil(rate * duration)))
+        extra = sum(len(i.webhooks) for i in injections)
+        task = progress.add_task("send", total=max(1, math.ceil(rate * duration)) + extra)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -197,6 +261,7 @@ def simulate(
                 currency=currency,
                 mix=mix_weights,
                 fraud=fraud_weights,
+                injections=injections,
             )
         )
     summary = report.as_dict()

@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -22,6 +22,7 @@ import aiohttp
 
 from canary_stream.ingress.signature import HEADER, compute_signature
 from canary_stream.settings import Settings
+from canary_stream.simulate.patterns import Injection, interleave
 from canary_stream.simulate.payloads import Traffic, Webhook, merchant_ids
 
 #: Seconds one request may take before it counts as a transport error.
@@ -82,6 +83,7 @@ class SimulationReport:
     event_types: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     stopped_early: str | None = None
+    injected: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> int:
@@ -116,6 +118,7 @@ class SimulationReport:
             "latency_p50_ms": round(self.latency_ms(50), 2),
             "latency_p99_ms": round(self.latency_ms(99), 2),
             "stopped_early": self.stopped_early,
+            "injected": dict(sorted(self.injected.items())),
         }
 
     def failure(self) -> str | None:
@@ -153,19 +156,26 @@ async def simulate(
     currency: str = "USD",
     mix: Mapping[str, float] | None = None,
     fraud: Mapping[str, float] | None = None,
+    injections: Sequence[Injection] = (),
 ) -> SimulationReport:
     """Post ``rate * duration`` simulated webhooks at ``rate``/s; business time from ``start``.
 
     ``start`` defaults to now (whole seconds), so each run mints new event ids; pass a fixed
     start to resend identical bytes (the seal stage then drops them as duplicates). ``mix``
     overrides story weights and ``fraud`` injects fraud patterns (see :class:`Traffic`).
+    The webhooks of ``injections`` (:mod:`~canary_stream.simulate.patterns`) are merged in
+    by business time; those after the last background webhook go last, and the run's
+    duration grows by their count / ``rate``.
     """
     if rate <= 0 or duration <= 0 or merchants < 1 or concurrency < 1:
         raise ValueError("rate and duration must be positive, merchants and concurrency ≥ 1")
     start = start or datetime.now(UTC).replace(microsecond=0)
     ids = merchant_ids(seed, merchants)
     traffic = Traffic(seed, ids, start=start, rate=rate, currency=currency, mix=mix, fraud=fraud)
-    planned = max(1, math.ceil(rate * duration))
+    background = max(1, math.ceil(rate * duration))
+    extra = sum(len(i.webhooks) for i in injections)
+    planned = background + extra
+    duration += extra / rate
     report = SimulationReport(
         url=url or ingress_url(settings),
         merchants=ids,
@@ -205,7 +215,9 @@ async def simulate(
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         t0 = loop.time()
-        for i, hook in enumerate(islice(traffic, planned)):
+        for injection in injections:
+            report.injected[injection.rule_id] += len(injection.webhooks)
+        for i, hook in enumerate(interleave(islice(traffic, background), injections)):
             delay = t0 + i / rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
