@@ -20,15 +20,30 @@ def fake_square(
     port: int | None = typer.Option(
         None, "--port", help="Port (default: the port of CANARY_SQUARE_BASE_URL, else 8091)"
     ),
+    seed: int = typer.Option(1, help="Seed of the sellers and their history (as 'simulate')"),
+    merchants: int = typer.Option(3, min=0, help="Sellers to seed (as 'simulate --merchants')"),
+    events: int = typer.Option(
+        3000, min=0, help="Simulated webhooks whose objects make up the seeded history"
+    ),
+    ingress_url: str | None = typer.Option(
+        None,
+        "--ingress-url",
+        help="POST created objects' webhooks here (default: each subscription's URL)",
+    ),
 ) -> None:
     """Run the local fake Square API in the foreground (tests, 'make run', benchmarks).
 
-    Serves Square's webhook-subscription API from memory until interrupted; callers use
-    CANARY_SQUARE_ACCESS_TOKEN (written by 'canary-stream stack up').
+    Serves, from memory until interrupted, Square's webhook-subscription API (callers use
+    CANARY_SQUARE_ACCESS_TOKEN, written by 'canary-stream stack up') and the seller APIs
+    (orders, payments, refunds, cash drawers, locations, team, customers, loyalty,
+    disputes, payouts) of the sellers 'canary-stream simulate --seed S --merchants N'
+    sends webhooks for. GET /_fake/merchants lists their access tokens; POST /_fake/orders
+    makes a sale and sends its signed webhooks. See docs/fake-square.md.
 
-    Example: canary-stream fake-square --port 8091
+    Example: canary-stream fake-square --port 8091 --seed 1 --merchants 3
     """
     from canary_stream.square.fake import FakeSquareState, serve
+    from canary_stream.square.fake.merchants import seed_merchants
 
     cfg = settings()
     token = cfg.square_access_token.get_secret_value()
@@ -40,7 +55,12 @@ def fake_square(
         )
     if port is None:
         port = urlsplit(cfg.square_base_url).port or DEFAULT_PORT
+    state = FakeSquareState(access_token=token, ingress_url=ingress_url)
+    if merchants:
+        for merchant in seed_merchants(seed, merchants, events=events):
+            state.add_merchant(merchant)
+        print(f"fake Square seeded {merchants} sellers (seed {seed}, {events} events)", flush=True)
     try:
-        serve(FakeSquareState(access_token=token), host, port)
+        serve(state, host, port)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -75,3 +75,29 @@ async def load_keys(conn: AsyncConnection, ring: KeyRing) -> list[SigningKey]:
         )
         for r in rows
     ]
+
+
+async def reencrypt_secrets(conn: AsyncConnection, ring: KeyRing) -> int:
+    """Re-encrypt every stored secret under the ring's newest key; the number of keys.
+
+    A secret under a key the ring lacks raises ``DecryptError`` and the caller rolls back.
+    """
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT key_id, secret_enc FROM app.webhook_signing_keys ORDER BY key_id FOR UPDATE"
+            )
+        )
+    ).all()
+    for r in rows:
+        secret = ring.decrypt(
+            bytes(r.secret_enc), column=SECRET_COLUMN, merchant_id="", row_id=r.key_id
+        )
+        await conn.execute(
+            text("UPDATE app.webhook_signing_keys SET secret_enc = :s WHERE key_id = :k"),
+            {
+                "k": r.key_id,
+                "s": ring.encrypt(secret, column=SECRET_COLUMN, merchant_id="", row_id=r.key_id),
+            },
+        )
+    return len(rows)

@@ -1,5 +1,17 @@
 """One error type per way a Square API call fails, translated from the SDK's exceptions.
 
+=====================  =============================================  ==========
+class                  when                                           retriable
+=====================  =============================================  ==========
+SquareRateLimited      429 after the SDK's retries                    yes
+SquareServerError      5xx after the SDK's retries                    yes
+SquareUnavailable      408, a timeout, no connection                  yes
+SquareBadResponse      a 2xx whose body is not JSON                   yes
+SquareAuthError        401 / 403: token missing, expired, revoked     no (refresh or re-authorise)
+SquareNotFound         404                                            no (dead letter)
+SquareRequestError     any other 4xx                                  no (dead letter)
+=====================  =============================================  ==========
+
 Messages are one line and never carry tokens or signature keys (Square's error ``detail``
 does not echo them).
 """
@@ -38,6 +50,19 @@ class SquareUnavailable(SquareError, TransientError):
     ):
         super().__init__(message, status=status, code=code)
         self.retry_after = retry_after
+
+
+class SquareRateLimited(SquareUnavailable):
+    """429 (still, after the SDK's retries honouring ``Retry-After``): this merchant is over
+    Square's rate limit; wait ``retry_after`` seconds (when Square said) before calling again."""
+
+
+class SquareServerError(SquareUnavailable):
+    """5xx (still, after the SDK's retries): Square failed; try again later."""
+
+
+class SquareBadResponse(SquareError, TransientError):
+    """A 2xx whose body is not the JSON the call expects (a proxy page, a cut-off body)."""
 
 
 class SquareAuthError(SquareError):
@@ -79,9 +104,19 @@ def translate(exc: BaseException, operation: str) -> SquareError | None:
         text = f"Square {operation} failed: HTTP {status}"
         text += f" {code}" if code else ""
         text += f": {detail}" if detail else ""
+        if 200 <= status < 300:
+            return SquareBadResponse(
+                f"Square {operation} answered HTTP {status} with a body that is not JSON",
+                status=status,
+            )
         if status in (401, 403):
             return SquareAuthError(text, status=status, code=code)
-        if status in (408, 429) or status >= 500:
+        if status == 429 or status >= 500:
+            unavailable = SquareRateLimited if status == 429 else SquareServerError
+            return unavailable(
+                text, status=status, code=code, retry_after=_retry_after(exc.headers)
+            )
+        if status == 408:
             return SquareUnavailable(
                 text, status=status, code=code, retry_after=_retry_after(exc.headers)
             )

@@ -6,7 +6,8 @@ a store on :class:`~canary_stream.square.fake.store.FakeSquareState`.
 Faults, for tests and benchmarks (each matching request answers Square's error shape):
 - app state: ``state.faults.inject(Fault(503, times=2, retry_after=1))``;
 - over HTTP: ``POST /_fake/faults`` with ``{"status": 429, "times": 1, "retry_after": 1,
-  "path_prefix": "/v2/webhooks", "delay": 0}``; ``DELETE /_fake/faults`` clears them;
+  "path_prefix": "/v2/webhooks", "delay": 0, "merchant_id": "ML..."}`` (``merchant_id``:
+  only calls made with that seller's token); ``DELETE /_fake/faults`` clears them;
 - per request: header ``X-Fake-Square-Fault: 500`` or ``429; retry-after=2``.
 """
 
@@ -18,7 +19,21 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from canary_stream.square.fake import webhooks
+from canary_stream.square.fake import (
+    cash_drawers,
+    control,
+    customers,
+    disputes,
+    locations,
+    loyalty,
+    oauth,
+    orders,
+    payments,
+    payouts,
+    refunds,
+    team,
+    webhooks,
+)
 from canary_stream.square.fake.context import STATE_KEY, authenticate, json_object
 from canary_stream.square.fake.errors import SquareFault, bad_value
 from canary_stream.square.fake.store import FakeSquareState, Fault
@@ -26,7 +41,21 @@ from canary_stream.square.fake.store import FakeSquareState, Fault
 log = logging.getLogger(__name__)
 
 #: Route families served; a new API (orders, payments, locations...) is one more module here.
-FAMILIES: tuple[Callable[[web.Application], None], ...] = (webhooks.add_routes,)
+FAMILIES: tuple[Callable[[web.Application], None], ...] = (
+    webhooks.add_routes,
+    oauth.add_routes,
+    orders.add_routes,
+    payments.add_routes,
+    refunds.add_routes,
+    cash_drawers.add_routes,
+    locations.add_routes,
+    team.add_routes,
+    customers.add_routes,
+    loyalty.add_routes,
+    disputes.add_routes,
+    payouts.add_routes,
+    control.add_routes,
+)
 
 FAULT_HEADER = "X-Fake-Square-Fault"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,13 +93,16 @@ async def square_middleware(request: web.Request, handler: Handler) -> web.Strea
     """Errors in Square's shape; bearer auth on ``/v2/`` and ``/_fake/``; injected faults."""
     state = request.app[STATE_KEY]
     try:
-        if request.path != "/_fake/health":
-            authenticate(state, request.headers.get("Authorization"))
+        caller = None
+        # OAuth endpoints authenticate the application themselves (client secret in the body
+        # or ``Authorization: Client SECRET``), as Square's do.
+        if request.path != "/_fake/health" and not request.path.startswith("/oauth2/"):
+            caller = authenticate(state, request.headers.get("Authorization"))
         if request.path.startswith("/v2/"):
             fault = (
                 _header_fault(request.headers[FAULT_HEADER])
                 if FAULT_HEADER in request.headers
-                else state.faults.take(request.path)
+                else state.faults.take(request.path, caller)
             )
             if fault is not None:
                 answer = await _serve_fault(fault)
@@ -102,6 +134,7 @@ async def _inject(request: web.Request) -> web.Response:
             path_prefix=str(body.get("path_prefix", "/v2/")),
             retry_after=None if body.get("retry_after") is None else float(body["retry_after"]),
             delay=float(body.get("delay", 0.0)),
+            merchant_id=None if body.get("merchant_id") is None else str(body["merchant_id"]),
         )
     except (TypeError, ValueError):
         raise bad_value("fault", "status, times, retry_after and delay must be numbers") from None

@@ -1,8 +1,9 @@
 """The fake Square's in-memory state: one store per API family, plus injected faults.
 
-Each API family (webhook subscriptions now; orders, payments, locations later) keeps its
-objects in its own small dataclass store on :class:`FakeSquareState`; handlers never share
-module-level state, so every ``make_fake_square(state)`` app is independent.
+Webhook subscriptions belong to the application (:class:`WebhookStore`); each seeded seller's
+objects live in its :class:`~canary_stream.square.fake.merchants.MerchantData`, found from
+the caller's token through ``tokens``. Handlers never share module-level state, so every
+``make_fake_square(state)`` app is independent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from canary_stream.square.fake.merchants import MerchantData
 
 Json = dict[str, Any]
 
@@ -31,16 +35,24 @@ def square_timestamp(when: datetime) -> str:
 
 @dataclass
 class Fault:
-    """An injected failure: the next ``times`` matching requests answer ``status``."""
+    """An injected failure: the next ``times`` matching requests answer ``status``.
+
+    ``merchant_id`` limits it to calls made with that merchant's token (None: any caller).
+    """
 
     status: int
     times: int = 1
     path_prefix: str = "/v2/"
     retry_after: float | None = None
     delay: float = 0.0
+    merchant_id: str | None = None
 
-    def matches(self, path: str) -> bool:
-        return self.times > 0 and path.startswith(self.path_prefix)
+    def matches(self, path: str, merchant_id: str | None = None) -> bool:
+        return (
+            self.times > 0
+            and path.startswith(self.path_prefix)
+            and (self.merchant_id is None or self.merchant_id == merchant_id)
+        )
 
 
 @dataclass
@@ -53,10 +65,13 @@ class FaultPlan:
         """Queue ``fault`` (``times`` requests under ``path_prefix`` will fail)."""
         self.pending.append(fault)
 
-    def take(self, path: str) -> Fault | None:
-        """The fault the request to ``path`` must suffer, if any (uses up one of its times)."""
+    def take(self, path: str, merchant_id: str | None = None) -> Fault | None:
+        """The fault a request to ``path`` (by ``merchant_id``'s token) must suffer, if any.
+
+        Uses up one of the fault's times.
+        """
         for fault in self.pending:
-            if fault.matches(path):
+            if fault.matches(path, merchant_id):
                 fault.times -= 1
                 if fault.times <= 0:
                     self.pending.remove(fault)
@@ -213,6 +228,12 @@ def decode_cursor(cursor: str, kind: str, params: Json) -> int | None:
     return seq if isinstance(seq, int) else None
 
 
+def merchant_token(merchant_id: str) -> str:
+    """The fixed access token the fake issues for a seeded merchant (shaped like Square's)."""
+    digest = hashlib.sha256(f"fake-square-token:{merchant_id}".encode()).digest()
+    return "EAAAl" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -225,6 +246,12 @@ class FakeSquareState:
     webhooks: WebhookStore = field(default_factory=WebhookStore)
     faults: FaultPlan = field(default_factory=FaultPlan)
     clock: Callable[[], datetime] = field(default=_utcnow)
+    #: Seeded sellers by Square merchant id (see :mod:`canary_stream.square.fake.merchants`).
+    merchants: dict[str, MerchantData] = field(default_factory=dict)
+    #: Merchant OAuth access token → merchant id; a call's token says whose data it sees.
+    tokens: dict[str, str] = field(default_factory=dict)
+    #: Where created objects' webhooks are POSTed (None: each subscription's notification URL).
+    ingress_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.access_token:
@@ -232,6 +259,17 @@ class FakeSquareState:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def add_merchant(self, merchant: MerchantData, token: str | None = None) -> str:
+        """Serve ``merchant``; its access token (``token``, else :func:`merchant_token`)."""
+        token = token or merchant_token(merchant.merchant_id)
+        self.merchants[merchant.merchant_id] = merchant
+        self.tokens[token] = merchant.merchant_id
+        return token
+
+    def token_of(self, merchant_id: str) -> str:
+        """The first access token issued for ``merchant_id`` (KeyError when none)."""
+        return next(t for t, m in self.tokens.items() if m == merchant_id)
 
     def iter_subscriptions(self) -> Iterator[Subscription]:
         """Every webhook subscription, oldest first."""
