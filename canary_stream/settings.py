@@ -122,6 +122,15 @@ class Settings(BaseSettings):
 
     # Square
     square_base_url: str = "http://127.0.0.1:8091"
+    #: The order fetch loop looks for due thin events this often (seconds).
+    fetch_interval_seconds: float = Field(1.0, gt=0)
+    #: Attempts per thin event before it is dead-lettered ``deferred_exhausted``.
+    fetch_max_attempts: int = Field(8, ge=1)
+    #: Backoff after a failed fetch: base * 2^(attempts-1), capped.
+    fetch_retry_base_seconds: float = Field(2.0, gt=0)
+    fetch_retry_max_seconds: float = Field(300.0, gt=0)
+    #: The cash-drawer poller visits each active merchant this often (seconds).
+    drawer_poll_interval_seconds: float = Field(60.0, gt=0)
     square_application_id: str = "sandbox-sq0idb-canary-local"
     square_application_secret: SecretStr = SecretStr("")
     square_access_token: SecretStr = SecretStr("")

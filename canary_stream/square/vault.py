@@ -167,6 +167,36 @@ class TokenVault:
         async with self._engine.begin() as conn:
             await tokens_db.save_tokens(conn, self._ring, pair)
 
+    async def connect(self, merchant: MerchantRef, code: str, scopes: Sequence[str]) -> datetime:
+        """Exchange an authorization ``code`` (ObtainToken) and store the pair; its expiry."""
+        merchant_id = merchant_uuid(merchant)
+        secrets = (code, self._client_secret.get_secret_value())
+        try:
+            with square_errors("ObtainToken"):
+                resp = await self._square.o_auth.obtain_token(
+                    client_id=self._client_id,
+                    client_secret=self._client_secret.get_secret_value(),
+                    grant_type="authorization_code",
+                    code=code,
+                )
+        except SquareError as exc:
+            raise TokenRefreshError(
+                f"connecting merchant {merchant_id} failed: " + _scrub(str(exc), secrets),
+                merchant_id=merchant_id,
+                status=exc.status,
+                code=exc.code,
+            ) from None
+        if not resp.access_token or not resp.refresh_token or not resp.expires_at:
+            raise TokenRefreshError(
+                f"connecting merchant {merchant_id} failed: ObtainToken answered no token pair",
+                merchant_id=merchant_id,
+                status=200,
+                code=None,
+            )
+        expires_at = parse_expires_at(resp.expires_at)
+        await self.store(merchant_id, resp.access_token, resp.refresh_token, expires_at, scopes)
+        return expires_at
+
     async def tokens(self, merchant: MerchantRef) -> OAuthTokens:
         """The merchant's stored pair as it is (no refresh); :class:`NoTokens` if none."""
         merchant_id = merchant_uuid(merchant)

@@ -37,6 +37,8 @@ from canary_stream.simulate.world import (
 
 #: Webhooks the seeding traffic tells (across all merchants) unless told otherwise.
 DEFAULT_SEED_EVENTS = 3000
+#: Order stories tried before a run-time order gives up (one may end OPEN or CANCELED).
+STORY_ATTEMPTS = 20
 #: Business events per second of the seeding traffic (spreads the history over time).
 SEED_RATE = 0.05
 TIMEZONES = {"OR": "America/Los_Angeles", "TX": "America/Chicago", "CO": "America/Denver"}
@@ -99,14 +101,28 @@ class MerchantData:
         first order are kept, up to its ``order.updated`` (COMPLETED).
         """
         start = now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
-        if self.last_story_at is not None and start <= self.last_story_at:
-            start = self.last_story_at + timedelta(milliseconds=1)
-        self.last_story_at = start
+        for _ in range(STORY_ATTEMPTS):  # a story may end OPEN or CANCELED: tell another
+            if self.last_story_at is not None and start <= self.last_story_at:
+                start = self.last_story_at + timedelta(milliseconds=1)
+            self.last_story_at = start
+            found = self._order_story(start)
+            if found is not None:
+                order_id, traffic, hooks = found
+                break
+        else:
+            raise RuntimeError(f"no order story completed in {STORY_ATTEMPTS} tries")
+        order = copy.deepcopy(dict(traffic.orders[order_id]))
+        self.orders[order_id] = order
+        return order, hooks
+
+    def _order_story(self, start: datetime) -> tuple[str, Traffic, list[Webhook]] | None:
+        """The webhooks of the first order told from ``start``, if it completed."""
         traffic = Traffic(
             self.seed, [self.merchant_id], start=start, currency=self.currency, mix=ORDER_ONLY
         )
         order_id: str | None = None
         hooks: list[Webhook] = []
+        bodies: list[Json] = []
         for hook in islice(traffic, 200):
             body = json.loads(hook.body)
             obj = next(iter(body["data"]["object"].values()))
@@ -118,14 +134,14 @@ class MerchantData:
             if not mine:
                 continue
             hooks.append(hook)
-            self.absorb(body)
+            bodies.append(body)
             if hook.event_type == "order.updated":
                 break
         if order_id is None or order_id not in traffic.orders:
-            raise RuntimeError("the order story did not complete within 200 steps")
-        order = copy.deepcopy(dict(traffic.orders[order_id]))
-        self.orders[order_id] = order
-        return order, hooks
+            return None
+        for body in bodies:
+            self.absorb(body)
+        return order_id, traffic, hooks
 
 
 def seed_merchants(

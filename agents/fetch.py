@@ -1,0 +1,79 @@
+"""The order fetch loop as a service of the parse app (timer work, never a table write).
+
+Every parse worker runs it; rows are claimed with a lease and SKIP LOCKED, so workers share
+the queue without fetching an order twice at the same time (pipeline.md, timers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import faust
+from mode import Service
+
+from canary_stream.apps import StageContext
+from canary_stream.merchant_configs import MerchantConfigs
+from canary_stream.square.client import SquareClient
+from canary_stream.square.fetch import OrderFetcher
+from canary_stream.square.polling import EventsProducer
+from canary_stream.square.vault import open_token_vault
+
+STAGE = "parse"
+log = logging.getLogger("canary.fetch")
+
+
+class SquareWork(Service):
+    """Opens the vault, the API client and a producer; runs periodic Square work on them."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self._stack = contextlib.AsyncExitStack()
+        self.fetcher: OrderFetcher | None = None
+        self.configs: MerchantConfigs | None = None
+
+    async def on_start(self) -> None:
+        settings = self.ctx.settings
+        vault = await self._stack.enter_async_context(open_token_vault(settings, self.ctx.engine))
+        client = await self._stack.enter_async_context(SquareClient(settings, vault.access_token))
+        producer = EventsProducer(settings)
+        await producer.start()
+        self._stack.push_async_callback(producer.stop)
+        self.configs = MerchantConfigs(settings)
+        await self.configs.start()
+        self._stack.push_async_callback(self.configs.stop)
+        self.fetcher = OrderFetcher(
+            settings, self.ctx.engine, client, producer, self.active_merchants
+        )
+        self.add_future(self._fetch_loop())
+
+    def active_merchants(self) -> list[uuid.UUID]:
+        """The deployment's active merchants, from its config topic."""
+        if self.configs is None:
+            return []
+        return [m for m, c in self.configs.by_id.items() if c.status == "active"]
+
+    async def _fetch_loop(self) -> None:
+        assert self.fetcher is not None
+        interval = self.ctx.settings.fetch_interval_seconds
+        while not self.should_stop:
+            try:
+                await self.fetcher.tick()
+            except Exception as exc:  # a timer never dies: the database may be back next tick
+                log.warning("order fetch tick failed: %s", type(exc).__name__)
+            await self.sleep(interval)
+
+    async def on_stop(self) -> None:
+        if self.fetcher is not None:
+            await self.fetcher.drain()
+        await self._stack.aclose()
+
+
+def register(app: faust.App, ctx: StageContext) -> None:
+    """Run the Square API work beside the parse agent."""
+    work: Any = SquareWork(ctx)
+    app.add_dependency(work)
+    ctx.tables["square_work"] = work

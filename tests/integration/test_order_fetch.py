@@ -1,0 +1,226 @@
+"""Thin order events through the real processes and the fake Square: an order created in
+the fake reaches the ingress as signed webhooks, parse queues the thin ``order.*`` events,
+the fetch loop calls RetrieveOrder with the merchant's vault token, and the answer comes
+back as a sealed POLLING envelope (exact bytes) and exactly one SALE with its line items and
+tenders. A 429 storm at one merchant does not hold back another's orders; an order that
+cannot be fetched ends as a ``deferred_exhausted`` dead letter, never a silent drop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from harness import read_topic, wait_for
+from sqlalchemy import text
+
+from canary_stream.square.fake import FakeSquareState, Fault, make_fake_square
+from canary_stream.square.fake.merchants import MerchantData, seed_merchants
+
+pytestmark = pytest.mark.integration
+
+APP_TOKEN = f"app-{uuid.uuid4().hex}"
+APP_SECRET = f"secret-{uuid.uuid4().hex}"
+
+
+class Fake:
+    def __init__(self, url: str, state: FakeSquareState, sellers: list[MerchantData]) -> None:
+        self.url, self.state, self.sellers = url, state, sellers
+
+    async def new_order(self, seller: str) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{self.url}/_fake/orders",
+                json={"merchant_id": seller, "deliver": True},
+                headers={"Authorization": f"Bearer {APP_TOKEN}"},
+            ) as r:
+                assert r.status == 200, await r.text()
+                answer: dict[str, Any] = await r.json()
+        assert all(d["status"] == 200 for d in answer["deliveries"]), answer["deliveries"]
+        return answer
+
+
+@pytest.fixture
+def fake() -> Iterator[Fake]:
+    """The fake on its own thread and loop: the CLI subprocesses call it while a test waits."""
+    ids = [f"ML{uuid.uuid4().hex[:12].upper()}" for _ in range(2)]
+    sellers = seed_merchants(3, ids, events=400)
+    state = FakeSquareState(access_token=APP_TOKEN)
+    for seller in sellers:
+        state.add_merchant(seller)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(make_fake_square(state))
+
+    async def up() -> str:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    url = asyncio.run_coroutine_threadsafe(up(), loop).result(30)
+    try:
+        yield Fake(url, state, sellers)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+async def _rows(engine: Any, sql: str, **params: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(await conn.execute(text(sql), params))
+
+
+def _connected_pipeline(pipeline_factory: Any, fake: Fake, **overrides: str) -> tuple[Any, list]:
+    pipe = pipeline_factory(
+        CANARY_SQUARE_BASE_URL=fake.url,
+        CANARY_SQUARE_ACCESS_TOKEN=APP_TOKEN,
+        CANARY_SQUARE_APPLICATION_SECRET=APP_SECRET,
+        CANARY_FETCH_INTERVAL_SECONDS="0.2",
+        CANARY_FETCH_RETRY_BASE_SECONDS="0.5",
+        **overrides,
+    )
+    merchants = []
+    for seller in fake.sellers:
+        merchant_id, _ = pipe.add_merchant(seller.merchant_id, currency=seller.currency)
+        pipe.cli("merchants", "connect", "--merchant", seller.merchant_id, "--fake")
+        merchants.append(merchant_id)
+    pipe.cli("webhooks", "register")  # the fake's subscription delivers to this ingress
+    for name in ("ingress", "seal", "parse"):
+        pipe.start(name)
+    return pipe, merchants
+
+
+SALES_SQL = (
+    "SELECT t.id, t.external_id, "
+    "(SELECT count(*) FROM sales.transaction_line_items li "
+    " WHERE li.transaction_id = t.id) AS lines, "
+    "(SELECT count(*) FROM sales.transaction_tenders td "
+    " WHERE td.transaction_id = t.id) AS tenders "
+    "FROM sales.transactions t WHERE t.merchant_id = :m AND t.transaction_type = 'SALE' "
+    "AND t.external_id = :o"
+)
+
+
+async def test_an_order_made_in_the_fake_becomes_one_sealed_sale(pipeline_factory, engine, fake):
+    pipe, merchants = _connected_pipeline(pipeline_factory, fake)
+    seller, merchant_id = fake.sellers[0].merchant_id, uuid.UUID(merchants[0])
+    answer = await fake.new_order(seller)
+    order = answer["order"]
+    thin = [w for w in answer["webhooks"] if w["event_type"].startswith("order.")]
+    assert thin  # order.created / order.updated: ids only
+
+    sale = await wait_for(
+        lambda: _rows(engine, SALES_SQL, m=merchant_id, o=order["id"]), timeout=90
+    )
+    assert [(r.lines, r.tenders) for r in sale] == [
+        (
+            len(order.get("line_items", []))
+            + sum(len(ret.get("return_line_items", [])) for ret in order.get("returns", [])),
+            len(order.get("tenders", [])),
+        )
+    ]
+    polled = await _rows(
+        engine,
+        "SELECT source_type, source_event_id, event_type, event_hash FROM sales.evidence_records "
+        "WHERE merchant_id = :m AND event_type = 'square.order.retrieved'",
+        m=merchant_id,
+    )
+    assert {(r.source_type, r.source_event_id) for r in polled} == {
+        ("POLLING", f"poll:order:{order['id']}:{order['version']}")
+    }
+    # the envelope carries the exact bytes RetrieveOrder answered
+    envelopes = [
+        json.loads(r.value)
+        for r in await read_topic(pipe.settings(), pipe.topic("events"))
+        if json.loads(r.value)["event_type"] == "square.order.retrieved"
+    ]
+    raw = base64.b64decode(envelopes[0]["raw_payload"])
+    assert json.loads(raw)["order"]["id"] == order["id"]
+    assert hashlib.sha256(raw).digest() == bytes(polled[0].event_hash)
+    # every thin event's fetch is done: the queue is empty
+    assert (
+        await _rows(
+            engine, "SELECT 1 FROM sales.parse_deferrals WHERE merchant_id = :m", m=merchant_id
+        )
+        == []
+    )
+
+
+async def test_a_429_storm_at_one_merchant_does_not_hold_back_another(
+    pipeline_factory, engine, fake
+):
+    _, merchants = _connected_pipeline(pipeline_factory, fake)
+    stormy, calm = fake.sellers[0].merchant_id, fake.sellers[1].merchant_id
+    fake.state.faults.inject(
+        Fault(429, times=10_000, path_prefix="/v2/orders", retry_after=1, merchant_id=stormy)
+    )
+    blocked = (await fake.new_order(stormy))["order"]
+    started = time.monotonic()
+    passed = (await fake.new_order(calm))["order"]
+    await wait_for(
+        lambda: _rows(engine, SALES_SQL, m=uuid.UUID(merchants[1]), o=passed["id"]), timeout=60
+    )
+    calm_seconds = time.monotonic() - started
+    waiting = await wait_for(
+        lambda: _rows(
+            engine,
+            "SELECT attempts, last_error FROM sales.parse_deferrals "
+            "WHERE merchant_id = :m AND attempts > 0",
+            m=uuid.UUID(merchants[0]),
+        ),
+        timeout=60,
+    )
+    assert "SquareRateLimited" in waiting[0].last_error
+    assert await _rows(engine, SALES_SQL, m=uuid.UUID(merchants[0]), o=blocked["id"]) == []
+    assert calm_seconds < 30  # the calm merchant did not wait for the storm to end
+    fake.state.faults.pending.clear()
+    await wait_for(
+        lambda: _rows(engine, SALES_SQL, m=uuid.UUID(merchants[0]), o=blocked["id"]), timeout=90
+    )
+
+
+async def test_an_order_that_cannot_be_fetched_is_dead_lettered(pipeline_factory, engine, fake):
+    pipe, merchants = _connected_pipeline(pipeline_factory, fake, CANARY_FETCH_MAX_ATTEMPTS="3")
+    pipe.add_signature_key()  # this test signs its own thin event
+    seller = fake.sellers[0]
+    body = {
+        "merchant_id": seller.merchant_id,
+        "type": "order.created",
+        "event_id": str(uuid.uuid4()),
+        "created_at": "2026-06-01T10:00:00Z",
+        "data": {
+            "type": "order_created",
+            "id": "ORDER-THAT-DOES-NOT-EXIST",
+            "object": {"order_created": {"order_id": "ORDER-THAT-DOES-NOT-EXIST", "version": 1}},
+        },
+    }
+    assert pipe.post(json.dumps(body).encode())[0] == 200
+
+    async def dead() -> Any:
+        letters = [
+            json.loads(r.value)
+            for r in await read_topic(pipe.settings(), pipe.topic("dead-letter"))
+        ]
+        return [d for d in letters if d["reason"] == "deferred_exhausted"] or None
+
+    letters = await wait_for(dead, timeout=90)
+    assert [(d["stage"], d["merchant_id"]) for d in letters] == [("fetch", merchants[0])]
+    assert "3 times" in letters[0]["error"] and "SquareNotFound" in letters[0]["error"]
+    assert letters[0]["envelope"]["source_event_id"] == body["event_id"]
+    assert await _rows(
+        engine, "SELECT 1 FROM sales.parse_deferrals WHERE merchant_id = :m",
+        m=uuid.UUID(merchants[0]),
+    ) == []  # fmt: skip
