@@ -12,7 +12,7 @@ PIP_ARGS    ?= --disable-pip-version-check -q
 STAMP       := $(VENV)/.canary-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install stack-up stack-down stack-status test lint run run-demo run-urls down
+.PHONY: help install stack-up stack-down stack-status test soak lint run run-demo run-urls down
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test: install stack-up ## Run the whole suite against the local stack (no tests 
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; exit 1; fi; \
 	exit $$rc
+
+soak: install stack-up ## Seal restart-under-backlog soak rounds (SOAK_* knobs: see the test).
+	$(PY) -m pytest -m soak tests/integration/test_seal_backlog_soak.py $(PYTEST_ARGS)
 
 lint: install ## ruff check + mypy.
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from canary_stream.errors import CanaryError
@@ -44,6 +45,8 @@ def is_retriable(exc: BaseException) -> bool:
     if isinstance(exc, CanaryError):
         return exc.retriable
     if isinstance(exc, OperationalError | KafkaError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, ProducerSendError):  # Faust wraps every KafkaError of a send in it
         return True
     if isinstance(exc, DBAPIError):
         return bool(exc.connection_invalidated)

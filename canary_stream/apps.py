@@ -81,7 +81,10 @@ def make_app(stage: str, settings: Settings) -> tuple[faust.App, StageContext]:
     """Build the Faust app of ``stage`` with its tables and agents registered."""
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+    from canary_stream import faust_fixes
     from canary_stream.db.engine import make_engine
+
+    faust_fixes.install()
 
     ident = app_id(settings, stage)
     app = faust.App(
