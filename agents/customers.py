@@ -4,9 +4,9 @@ Per batch, in ONE database transaction: decode (undecodable → dead letter), re
 owners of refunded / disputed payments (``sales.refund_links`` → ``sales.transactions``),
 compute each record's effects (:mod:`canary_stream.customers.registry`), then archive,
 upsert customers, insert ledger rows moving the aggregates by what was actually inserted,
-log ``(CUSTOMERS, SUCCESS | IGNORED)`` and upsert card profiles, whose counts move only for
-observations whose marker row this transaction inserted (:func:`_flag_new`, and the rules
-and the one known limit in :mod:`canary_stream.db.customers`). Commit, dead letters, ack.
+log ``(CUSTOMERS, SUCCESS | IGNORED)`` and upsert card profiles, whose counts move only by
+the ``app.card_observations`` markers this transaction inserted (one per payment and
+outcome, see :mod:`canary_stream.db.customers`). Commit, dead letters, ack.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from agents._runner import one_line, run_batch
 from agents._stage import dead_letter, key_hint, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
-from canary_stream.customers.registry import CardObservation, Effects, effects, owner_lookup
+from canary_stream.customers.registry import Effects, effects, owner_lookup
 from canary_stream.db import customers as db
 from canary_stream.models.canonical import CanonicalRecord, TransactionEvent, decode_canonical
 from canary_stream.models.dead_letter import DeadLetter
@@ -58,25 +58,6 @@ def _with_linked_original(record: CanonicalRecord, links: dict[UUID, UUID]) -> C
         if record.original_transaction_id != original:
             return record.model_copy(update={"original_transaction_id": original})
     return record
-
-
-def _flag_new(
-    cards: Sequence[tuple[CanonicalRecord, CardObservation]],
-    ledger_inserted: set[tuple[UUID, str]],
-    events_logged: set[tuple[UUID, str]],
-) -> list[tuple[CardObservation, bool]]:
-    """Each card observation with whether its counts are new (see db.customers)."""
-    out: list[tuple[CardObservation, bool]] = []
-    counted: set[UUID] = set()  # canonical ids counted in this batch
-    for record, card in cards:
-        if card.customer_id is not None and card.uses and isinstance(record, TransactionEvent):
-            new = (record.transaction_id, "PAYMENT") in ledger_inserted
-        else:
-            new = (record.event_id, "SUCCESS") in events_logged
-        new = new and record.canonical_id not in counted
-        counted.add(record.canonical_id)
-        out.append((card, new))
-    return out
 
 
 class Customers:
@@ -114,18 +95,16 @@ class Customers:
             owners = await db.owners(conn, lookups)
             total = Effects()
             logs: list[db.LogRow] = []
-            cards: list[tuple[CanonicalRecord, CardObservation]] = []
             for record in records:
                 found = effects(record, owners)
                 total.extend(found)
-                cards.extend((record, c) for c in found.cards)
                 status = "IGNORED" if found.empty else "SUCCESS"
                 logs.append(db.LogRow(record.event_id, record.merchant_id, status))
             await db.archive(conn, total.archives)
             await db.touch(conn, total.touches)
-            inserted = await db.add_ledger(conn, total.ledger)
-            new_events = await db.log_new(conn, logs)
-            await db.observe_cards(conn, _flag_new(cards, inserted, new_events))
+            await db.add_ledger(conn, total.ledger)
+            await db.log_new(conn, logs)
+            await db.observe_cards(conn, total.cards)
 
     async def on_record_failure(self, event: Any, error: BaseException) -> None:
         """Dead-letter a record that keeps failing."""

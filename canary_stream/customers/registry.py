@@ -11,7 +11,8 @@ in as ``owners`` (transaction id → Square customer id). customers.md decides w
 - first / last seen: min / max business time of the customer's ledger transactions
   (``ledger=true`` records naming the customer, and its refunds and lost disputes).
 - ``customer.deleted`` archives; created / updated upsert and re-activate.
-- card observations: PAYMENT → one use, FAILED payment → one failure.
+- card observations: PAYMENT → one use, FAILED payment → one failure, each identified by
+  the payment's transaction id (versions and redeliveries of a payment are one observation).
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class CardObservation:
-    """One sighting of a card: a use (captured payment) or a failure (FAILED payment)."""
+    """One sighting of a card: a use (captured payment) or a failure (FAILED payment).
+
+    ``transaction_id`` (the payment's) with the outcome is the observation's identity: it is
+    counted at most once however often it is delivered (``app.card_observations``).
+    """
 
     profile_id: UUID
     merchant_id: UUID
@@ -83,6 +88,12 @@ class CardObservation:
     occurred_at: datetime
     uses: int
     failures: int
+    transaction_id: UUID
+
+    @property
+    def outcome(self) -> Literal["USE", "FAILURE"]:
+        """``USE`` for a captured payment, ``FAILURE`` for a declined one."""
+        return "FAILURE" if self.failures else "USE"
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ def _card(t: TransactionEvent) -> CardObservation | None:
         occurred_at=t.occurred_at,
         uses=0 if failed else 1,
         failures=1 if failed else 0,
+        transaction_id=t.transaction_id,
     )
 
 

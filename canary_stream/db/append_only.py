@@ -16,6 +16,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "app.cases",
     "app.case_alerts",
     "app.customer_ledger",
+    "app.card_observations",
     "sales.evidence_records",
     "sales.ingestion_log",
     "sales.transactions",

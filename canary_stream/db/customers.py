@@ -8,15 +8,12 @@ Idempotency (redelivery and replay never double count):
 - archive / re-activate compare business times: ``customer.deleted`` at ``t`` archives a row
   active since ``<= t``; a record naming the customer re-activates it only when it happened
   after the archive time. So any order and any repetition converge to the same row.
-- card ``use_count`` / ``failed_count`` move only when a marker row was inserted by this
-  very transaction (the spec has no table of card observations, and ``sales.*`` keeps no
-  fingerprints, so the marker is borrowed from rows that exist anyway):
-  a captured payment naming a customer → its ``customer_ledger (transaction_id, PAYMENT)``
-  row (exact per payment); any other observation (anonymous card, FAILED payment) → the
-  ``ingestion_log (event_id, CUSTOMERS, SUCCESS)`` row of its sealed event, once per
-  ``canonical_id`` within the batch. Exact for webhooks (one payment per sealed event);
-  a POLLING / BATCH page (many payments in one sealed event) whose records straddle two
-  agent batches undercounts the second part — see the agent's module docstring.
+- card ``use_count`` / ``failed_count`` move only by the ``app.card_observations`` rows this
+  very transaction inserted: one per observation, keyed by (payment transaction id,
+  ``USE`` | ``FAILURE``), like the ledger for customers. So every version, redelivery and
+  replay of a payment counts once, however its canonical events are cut into batches (a
+  POLLING / BATCH page shares one sealed event across many payments). Only new
+  observations touch a profile, so it is exactly the aggregate of its markers.
 """
 
 from __future__ import annotations
@@ -258,12 +255,50 @@ async def add_ledger(
     return {(r.transaction_id, r.kind) for r in result}
 
 
-async def observe_cards(
-    conn: AsyncConnection, observations: Sequence[tuple[CardObservation, bool]]
-) -> None:
-    """Upsert card profiles; counts move only for observations flagged as new."""
+async def _new_observations(
+    conn: AsyncConnection, observations: Sequence[CardObservation]
+) -> set[tuple[UUID, str]]:
+    """Insert the observation markers; the ``(transaction_id, outcome)`` pairs that were new."""
+    unique = {(o.transaction_id, o.outcome): o for o in observations}
+    if not unique:
+        return set()
+    result = await conn.execute(
+        text(
+            "INSERT INTO app.card_observations (merchant_id, card_profile_id, transaction_id, "
+            "outcome, occurred_at) SELECT r.merchant_id, r.card_profile_id, r.transaction_id, "
+            "r.outcome, r.occurred_at FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS "
+            "r(merchant_id uuid, card_profile_id uuid, transaction_id uuid, outcome text, "
+            "occurred_at timestamptz) "
+            "ON CONFLICT (transaction_id, outcome) DO NOTHING RETURNING transaction_id, outcome"
+        ),
+        {
+            "rows": _json(
+                {
+                    "merchant_id": o.merchant_id,
+                    "card_profile_id": o.profile_id,
+                    "transaction_id": o.transaction_id,
+                    "outcome": o.outcome,
+                    "occurred_at": o.occurred_at.isoformat(),
+                }
+                for o in unique.values()
+            )
+        },
+    )
+    return {(r.transaction_id, r.outcome) for r in result}
+
+
+async def observe_cards(conn: AsyncConnection, observations: Sequence[CardObservation]) -> None:
+    """Upsert card profiles by the observations new to the database (none: nothing changes).
+
+    A profile is then exactly the aggregate of its ``card_observations``: counts per
+    outcome, first / last seen the min / max of their times (the first-applied version's).
+    """
+    new = await _new_observations(conn, observations)
     merged: dict[UUID, dict[str, Any]] = {}
-    for o, new in observations:
+    for o in observations:
+        if (o.transaction_id, o.outcome) not in new:
+            continue
+        new.discard((o.transaction_id, o.outcome))  # a second copy in the batch: once
         row = merged.setdefault(
             o.profile_id,
             {
@@ -283,9 +318,8 @@ async def observe_cards(
         row["customer_id"] = row["customer_id"] or o.customer_id
         row["first_seen"] = min(row["first_seen"], o.occurred_at)
         row["last_seen"] = max(row["last_seen"], o.occurred_at)
-        if new:
-            row["uses"] += o.uses
-            row["failures"] += o.failures
+        row["uses"] += o.uses
+        row["failures"] += o.failures
     if not merged:
         return
     await conn.execute(

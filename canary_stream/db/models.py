@@ -54,6 +54,7 @@ ALERT_MODES = ("alerting", "dry_run", "backfill")
 CASE_SUBJECT_TYPES = ("employee", "location")
 CUSTOMER_DB_STATUSES = ("active", "archived")
 LEDGER_KINDS = ("PAYMENT", "REFUND", "DISPUTE_LOST")
+CARD_OUTCOMES = ("USE", "FAILURE")
 LINK_METHODS = ("manual",)
 SOURCE_TYPES = ("WEBHOOK", "POLLING", "BATCH")
 INGESTION_STEPS = ("SEAL", "PARSE", "FETCH", "DETECT", "CUSTOMERS", "MERKLE", "ESCALATE")
@@ -399,6 +400,25 @@ class CustomerLedgerEntry(_CreatedAt, Base):
     kind: Mapped[str]
     ltv_delta_cents: Mapped[int]
     count_delta: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[dt.datetime]
+
+
+class CardObservationMarker(_CreatedAt, Base):
+    """Append-only: one row per counted card observation, so redelivery never recounts."""
+
+    __tablename__ = "card_observations"
+    __table_args__ = (
+        UniqueConstraint("transaction_id", "outcome"),
+        one_of("outcome", CARD_OUTCOMES),
+        Index(None, "merchant_id", "card_profile_id"),
+        {"schema": "app"},
+    )
+    __mapper_args__ = {"primary_key": ("transaction_id", "outcome")}
+
+    merchant_id: Mapped[uuid.UUID]
+    card_profile_id: Mapped[uuid.UUID]
+    transaction_id: Mapped[uuid.UUID]
+    outcome: Mapped[str]
     occurred_at: Mapped[dt.datetime]
 
 

@@ -112,7 +112,9 @@ async def test_ledger_and_card_counts_are_idempotent(engine):
     pay = LedgerEntry(m, c, uuid.uuid4(), "PAYMENT", 1000, 1, T[1])
     refund = LedgerEntry(m, c, uuid.uuid4(), "REFUND", -300, 0, T[2])
     digest = bytes(range(32))
-    seen = CardObservation(card_profile_uuid(m, digest), m, digest, "c1", "VISA", c, T[1], 1, 0)
+    seen = CardObservation(
+        card_profile_uuid(m, digest), m, digest, "c1", "VISA", c, T[1], 1, 0, pay.transaction_id
+    )
     async with engine.connect() as conn, conn.begin() as tx:
         await db.touch(conn, [_touch(m, T[1])])
         assert await db.add_ledger(conn, [pay, pay]) == {(pay.transaction_id, "PAYMENT")}
@@ -120,8 +122,8 @@ async def test_ledger_and_card_counts_are_idempotent(engine):
         assert await db.add_ledger(conn, [pay, refund]) == set()
         row = await _row(conn, m)
         assert (row.lifetime_value_cents, row.transaction_count) == (700, 1)
-        await db.observe_cards(conn, [(seen, True)])
-        await db.observe_cards(conn, [(seen, False)])  # redelivered: no new marker
+        await db.observe_cards(conn, [seen])
+        await db.observe_cards(conn, [seen])  # redelivered: its marker exists
         card = (
             await conn.execute(
                 text("SELECT * FROM app.card_profiles WHERE merchant_id = :m"), {"m": m}
@@ -132,6 +134,68 @@ async def test_ledger_and_card_counts_are_idempotent(engine):
         first = await db.log_new(conn, [db.LogRow(event, m, "SUCCESS")])
         again = await db.log_new(conn, [db.LogRow(event, m, "SUCCESS")])
         assert (first, again) == ({(event, "SUCCESS")}, set())
+        await tx.rollback()
+
+
+async def _profile_from_markers(conn, m: uuid.UUID) -> tuple:
+    return tuple(
+        (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE outcome = 'USE'), "
+                    "count(*) FILTER (WHERE outcome = 'FAILURE'), min(occurred_at), "
+                    "max(occurred_at) FROM app.card_observations WHERE merchant_id = :m"
+                ),
+                {"m": m},
+            )
+        ).one()
+    )
+
+
+def _observation(
+    m: uuid.UUID, digest: bytes, txn: uuid.UUID, at: datetime, *, failed: bool = False
+):
+    uses, failures = (0, 1) if failed else (1, 0)
+    profile = card_profile_uuid(m, digest)
+    return CardObservation(profile, m, digest, "c1", "VISA", None, at, uses, failures, txn)
+
+
+async def test_card_counts_move_once_per_payment_however_batches_are_cut(engine):
+    m = uuid.uuid4()
+    digest = bytes(range(1, 33))
+    p1, p2, p3, declined = (uuid.uuid4() for _ in range(4))
+    page = [
+        _observation(m, digest, p1, T[1]),
+        _observation(m, digest, p2, T[2]),
+        _observation(m, digest, p3, T[3]),
+        _observation(m, digest, declined, T[4], failed=True),
+    ]
+    async with engine.connect() as conn, conn.begin() as tx:
+        await db.observe_cards(conn, [page[0], page[1], page[0]])  # a duplicate in the batch
+        await db.observe_cards(conn, page[2:])  # the rest of the page, in the next batch
+        await db.observe_cards(conn, page)  # the whole page again
+        await db.observe_cards(conn, [_observation(m, digest, declined, T[5], failed=True)])
+        assert await _profile_from_markers(conn, m) == (3, 1, T[1], T[4])
+        card = (
+            await conn.execute(
+                text("SELECT * FROM app.card_profiles WHERE merchant_id = :m"), {"m": m}
+            )
+        ).one()
+        assert (card.use_count, card.failed_count) == (3, 1)
+        # the declined payment's second version (T[5]) is the same observation: not seen again
+        assert (card.first_seen_at, card.last_seen_at) == (T[1], T[4])
+        markers = (
+            await conn.execute(
+                text(
+                    "SELECT transaction_id, outcome FROM app.card_observations "
+                    "WHERE merchant_id = :m"
+                ),
+                {"m": m},
+            )
+        ).all()
+        assert sorted(map(tuple, markers)) == sorted(
+            [(p1, "USE"), (p2, "USE"), (p3, "USE"), (declined, "FAILURE")]
+        )
         await tx.rollback()
 
 

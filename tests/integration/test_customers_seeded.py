@@ -1,12 +1,13 @@
-"""A seeded day of simulated traffic through ingress, seal, parse and customers: each known
-customer's lifetime value and count equal the figures computed here independently from the
-generated webhooks, and ``customers rebuild`` finds no difference (first / last seen too)."""
+"""A seeded day of simulated traffic through ingress, seal, parse and customers: every
+``app.customers`` row of both merchants — lifetime value, count and first / last seen in
+business time — equals the figures computed independently from the generated webhooks
+(:mod:`canary_stream.simulate.expected_customers`), and ``customers rebuild`` finds no
+difference."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from harness import read_topic, wait_for
 from sqlalchemy import text
 
+from canary_stream.simulate.expected_customers import ExpectedCustomer, expected_customers
 from canary_stream.simulate.payloads import Traffic
 from canary_stream.simulate.runner import send_one
 
@@ -32,38 +34,6 @@ def seeded_day(merchants: list[str]) -> list[Any]:
             break
         hooks.append(hook)
     return hooks
-
-
-def expected_customers(hooks: list[Any]) -> dict[str, dict[str, tuple[int, int]]]:
-    """``{square merchant: {square customer: (LTV, count)}}`` from the webhooks alone."""
-    ltv: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    owner: dict[tuple[str, str], str | None] = {}  # (merchant, payment id) → customer
-    done: set[tuple[str, ...]] = set()
-    for hook in hooks:
-        body = json.loads(hook.body)
-        m, data = str(body["merchant_id"]), body["data"]
-        obj = next(iter(data["object"].values()))
-        amount = int((obj.get("amount_money") or {}).get("amount", 0))
-        if data["type"] == "payment" and obj.get("status") == "COMPLETED":
-            if (m, "pay", obj["id"]) in done:
-                continue
-            done.add((m, "pay", obj["id"]))
-            owner[(m, obj["id"])] = obj.get("customer_id")
-            if obj.get("customer_id"):
-                ltv[m][obj["customer_id"]][0] += amount
-                ltv[m][obj["customer_id"]][1] += 1
-        elif data["type"] == "refund" and obj.get("status") == "COMPLETED":
-            customer = owner.get((m, obj.get("payment_id")))
-            if customer and (m, "ref", obj["id"]) not in done:
-                done.add((m, "ref", obj["id"]))
-                ltv[m][customer][0] -= amount
-        elif body["type"].startswith("dispute.") and obj.get("state") == "LOST":
-            pid = (obj.get("disputed_payment") or {}).get("payment_id")
-            customer = owner.get((m, pid))
-            if customer and (m, "lost", pid) not in done:
-                done.add((m, "lost", pid))
-                ltv[m][customer][0] -= amount
-    return {m: {c: (v[0], v[1]) for c, v in cs.items()} for m, cs in ltv.items()}
 
 
 async def test_a_seeded_day_keeps_customers_exact(pipeline_factory, engine):
@@ -93,17 +63,22 @@ async def test_a_seeded_day_keeps_customers_exact(pipeline_factory, engine):
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    "SELECT square_customer_id, lifetime_value_cents, transaction_count "
-                    "FROM app.customers WHERE merchant_id = :m AND transaction_count > 0"
+                    "SELECT square_customer_id, lifetime_value_cents, transaction_count, "
+                    "first_seen_at, last_seen_at FROM app.customers WHERE merchant_id = :m"
                 ),
                 {"m": uuid.UUID(merchant_id)},
             )
-            have = {r[0]: (r[1], r[2]) for r in rows}
-        want = {c: v for c, v in expected.get(pmid, {}).items() if v[1] > 0}
-        assert want, pmid  # the day has paying customers
+            have = {r[0]: ExpectedCustomer(r[1], r[2], r[3], r[4]) for r in rows}
+        want = expected.get(pmid, {})
+        # the day exercises what is checked: paying customers, refunds or lost disputes moving
+        # the value, customers seen on several days' worth of times, and lifecycle-only rows
+        assert [c for c, v in want.items() if v.transaction_count > 0], pmid
+        assert [c for c, v in want.items() if v.first_seen_at != v.last_seen_at], pmid
+        assert [c for c, v in want.items() if v.first_seen_at is None], pmid
         assert have == want, pmid
         rebuilt = pipe.cli("customers", "rebuild", "--merchant", merchant_id, check=False)
         assert rebuilt.returncode == 0, rebuilt.stdout[-2000:] + rebuilt.stderr
+        assert "0 difference(s)" in rebuilt.stdout
 
 
 async def _logged(engine: Any, merchant_ids: list[uuid.UUID], step: str, n: int) -> bool:

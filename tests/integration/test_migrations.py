@@ -87,6 +87,10 @@ ROW_FACTORIES: dict[str, RowFactory] = {
         "merchant_id": m, "customer_id": _u(), "transaction_id": _u(), "kind": "PAYMENT",
         "ltv_delta_cents": 1000, "count_delta": 1, "occurred_at": _now(),
     },
+    "app.card_observations": lambda m: {
+        "merchant_id": m, "card_profile_id": _u(), "transaction_id": _u(), "outcome": "USE",
+        "occurred_at": _now(),
+    },
     # sales, append-only
     "sales.evidence_records": lambda m: {
         "event_id": _u(), "merchant_id": m, "seq": 1, "source": "square",

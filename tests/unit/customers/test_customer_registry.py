@@ -75,9 +75,10 @@ def test_captured_payment_counts_and_observes_the_card() -> None:
     assert out.cards == [
         CardObservation(
             card_profile_uuid(M, bytes.fromhex(FP)), M, bytes.fromhex(FP), "c1", "VISA", CUST,
-            T1, 1, 0,
+            T1, 1, 0, PAY,
         )
     ]  # fmt: skip
+    assert out.cards[0].outcome == "USE"
     assert out.archives == []
 
 
@@ -92,6 +93,7 @@ def test_failed_payment_is_a_card_failure_never_a_ledger_entry() -> None:
     out = effects(txn(status="FAILED", ledger=False, customer_id="CUST1", card=card), {})
     assert out.ledger == [] and out.touches == []
     assert [(c.uses, c.failures, c.customer_id) for c in out.cards] == [(0, 1, CUST)]
+    assert [(c.transaction_id, c.outcome) for c in out.cards] == [(PAY, "FAILURE")]
 
 
 def test_authorization_and_void_never_count_but_name_the_customer() -> None:

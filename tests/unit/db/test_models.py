@@ -24,7 +24,8 @@ from canary_stream.db.append_only import APPEND_ONLY_TABLES, UPDATABLE_COLUMNS
 from canary_stream.db.models import Base
 
 # The spec's columns per table, beyond merchant_id and created_at (data-model.md, customers.md),
-# plus what rules.md's per-merchant settings need (business hours, rule settings: decisions #19).
+# plus what rules.md's per-merchant settings need (business hours, rule settings: decisions #19)
+# and the card-observation markers (decisions #21).
 SPEC_COLUMNS: dict[str, set[str]] = {
     "app.merchants": {
         "id", "provider", "provider_merchant_id", "status", "currency", "timezone",
@@ -36,6 +37,7 @@ SPEC_COLUMNS: dict[str, set[str]] = {
     "app.merchant_rule_settings": {
         "rule_id", "enabled", "mode", "thresholds", "allow_lists", "updated_at",
     },
+    "app.card_observations": {"card_profile_id", "transaction_id", "outcome", "occurred_at"},
     "app.merchant_employees": {"id", "square_team_member_id", "status"},
     "app.webhook_signing_keys": {
         "key_id", "notification_url", "secret_enc", "active_from", "active_until",
@@ -133,6 +135,7 @@ SPEC_KEYS: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
     "app.merchants": (("id",), {("provider", "provider_merchant_id")}),
     "app.merchant_locations": (("id",), {("merchant_id", "square_location_id")}),
     "app.merchant_rule_settings": (("merchant_id", "rule_id"), set()),
+    "app.card_observations": ((), {("transaction_id", "outcome")}),
     "app.merchant_employees": (("id",), {("merchant_id", "square_team_member_id")}),
     "app.webhook_signing_keys": (("key_id",), set()),
     "app.square_oauth_tokens": (("merchant_id",), set()),
@@ -175,7 +178,7 @@ SPEC_KEYS: dict[str, tuple[tuple[str, ...], set[tuple[str, ...]]]] = {
 }
 
 SPEC_APPEND_ONLY = {
-    "app.alerts", "app.cases", "app.case_alerts", "app.customer_ledger",
+    "app.alerts", "app.cases", "app.case_alerts", "app.customer_ledger", "app.card_observations",
     "sales.evidence_records", "sales.ingestion_log", "sales.transactions",
     "sales.transaction_fees", "sales.transaction_line_items", "sales.transaction_tenders",
     "sales.refund_links", "sales.cash_drawer_shifts", "sales.cash_drawer_events",
