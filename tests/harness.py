@@ -101,6 +101,8 @@ class Pipeline:
             CANARY_ENCRYPTION_KEYS=self.base.encryption_keys.get_secret_value(),
             CANARY_CARD_HASH_KEYS=self.base.card_hash_keys.get_secret_value(),
             CANARY_CHECKPOINT_SIGNING_KEY=self.base.checkpoint_signing_key.get_secret_value(),
+            CANARY_SQUARE_ACCESS_TOKEN=self.base.square_access_token.get_secret_value(),
+            CANARY_SQUARE_APPLICATION_SECRET=self.base.square_application_secret.get_secret_value(),
             CANARY_TOPIC_PREFIX=self.prefix,
             CANARY_STATE_DIR=str(self.root),
             CANARY_INGRESS_PORT=str(self.ports["ingress"]),

@@ -300,7 +300,9 @@ async def open_token_vault(
     """A vault configured from settings whose SDK client's connections close on exit."""
     from canary_stream.square.client import square_client
 
-    async with square_client(settings) as square:
+    # ObtainToken authenticates with client_id / client_secret in the body: the SDK client's
+    # own bearer is never looked at, so the vault does not need the application token.
+    async with square_client(settings, token="oauth-uses-client-credentials") as square:
         yield TokenVault(
             engine,
             KeyRing(settings.encryption_ring()),
