@@ -32,12 +32,10 @@ from canary_stream.models.canonical import (
 )
 from canary_stream.models.wire import now_utc
 from canary_stream.observability import metrics
-from canary_stream.rules import tier1
+from canary_stream.rules import tier1, tier2
 from canary_stream.rules.alerts import alert_of
 from canary_stream.rules.findings import Finding
 from canary_stream.rules.merchant import MerchantView
-from canary_stream.rules.tier2 import TIER2, finding_of
-from canary_stream.rules.windows import observe
 from tables.detect import SHIFT_KEEP_SECONDS, WindowStore, shift_index_key, state_key
 
 STAGE = "detect"
@@ -69,32 +67,21 @@ class Detector:
         if isinstance(record, CashDrawerShiftEvent) and record.state in ("ENDED", "CLOSED"):
             self.windows.drop_shift(shift_index_key(merchant, record.shift_id), event)
             return []
-        found: list[Finding] = []
-        for rule_id, rule in TIER2.items():
-            settings = view.rule(rule_id)
-            if not settings.enabled:
-                continue
-            pairs = rule.qualify(record, view, settings)
-            if not pairs:
-                continue
-            spec = rule.window_spec(settings, self.lateness)
-            for subject, tag in pairs:
-                key = state_key(merchant, rule_id, subject)
-                before = self.windows.state(key)
-                state, crossings = observe(before, str(record.canonical_id), ts, tag, spec)
-                if state is before:
-                    continue  # already counted: a replay
-                keep = spec.window if spec.window is not None else SHIFT_KEEP_SECONDS
-                expires = state.newest + keep + self.lateness
-                self.windows.put(key, state, expires, event)
-                shift = _shift_of(subject)
-                if shift is not None:
-                    index = shift_index_key(merchant, shift)
-                    self.windows.index_shift(index, key, expires, event)
-                for crossing in crossings:
-                    finding = finding_of(rule_id, subject, record, crossing, spec)
-                    if not tier1.allowed(finding, settings):
-                        found.append(finding)
+        updates, found = tier2.step(
+            record,
+            view,
+            self.lateness,
+            lambda rule_id, subject: self.windows.state(state_key(merchant, rule_id, subject)),
+        )
+        for update in updates:
+            key = state_key(merchant, update.rule_id, update.subject_key)
+            window = update.spec.window
+            keep = window if window is not None else SHIFT_KEEP_SECONDS
+            expires = update.state.newest + keep + self.lateness
+            self.windows.put(key, update.state, expires, event)
+            shift = _shift_of(update.subject_key)
+            if shift is not None:
+                self.windows.index_shift(shift_index_key(merchant, shift), key, expires, event)
         return found
 
     async def handle(self, events: Sequence[Any]) -> None:
@@ -135,8 +122,11 @@ class Detector:
             self.windows.discard()
             raise
         self.windows.flush()
-        for event in {e.message.partition: e for e, _ in decoded}.values():
-            self.windows.sweep(event)
+        per_partition: dict[int, list[Any]] = {}
+        for event, _ in decoded:
+            per_partition.setdefault(event.message.partition, []).append(event)
+        for events_of in per_partition.values():
+            self.windows.sweep(events_of[-1], len(events_of))
         await publish_dead(self.ctx, dead)
         metrics.record_alerts(stored, received, now_utc())
         for alert in stored:

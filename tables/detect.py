@@ -20,7 +20,8 @@ from tables._store import PartitionSweep, writing_for
 
 STAGE = "detect"
 TABLE_NAME = "detect-windows"
-SWEEP_PER_BATCH = 500
+#: Keys looked at per record processed (a partition's sweep keeps pace with its writes).
+SWEEP_PER_RECORD = 4
 #: Shift and day keys are kept this long past their newest record when no close arrives.
 SHIFT_KEEP_SECONDS = 2 * 86_400.0
 
@@ -110,12 +111,12 @@ class WindowStore:
                     self.table[key] = value
         return len(staged)
 
-    def sweep(self, event: Any) -> int:
-        """Delete expired keys of ``event``'s partition (business time), a bounded number."""
+    def sweep(self, event: Any, records: int) -> int:
+        """Delete expired keys of ``event``'s partition (business time), a few per record."""
         now = self.watermarks.get(event.message.partition)
         if now is None:
             return 0
-        return self._sweep.sweep(event, now, SWEEP_PER_BATCH)
+        return self._sweep.sweep(event, now, SWEEP_PER_RECORD * max(1, records))
 
 
 def register(app: faust.App, ctx: StageContext) -> None:

@@ -25,13 +25,15 @@ from canary_stream.models.canonical import (
 from canary_stream.rules.catalog import RuleSettings
 from canary_stream.rules.findings import Finding
 from canary_stream.rules.merchant import MerchantView
-from canary_stream.rules.tier1 import is_new_dispute
+from canary_stream.rules.tier1 import allowed, is_new_dispute
 from canary_stream.rules.windows import (
     Crossing,
+    KeyState,
     Measure,
     WindowSpec,
     count,
     distinct_tags,
+    observe,
     refund_percent,
 )
 
@@ -205,3 +207,49 @@ def finding_of(
         canonical_ids=tuple(UUID(cid) for _, cid, _ in crossing.members),
         details=details,
     )
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """A subject's new window state for one rule, and the spec it was counted under."""
+
+    rule_id: str
+    subject_key: str
+    state: KeyState
+    spec: WindowSpec
+
+
+def step(
+    record: CanonicalEvent,
+    view: MerchantView,
+    lateness: float,
+    state_of: Callable[[str, str], KeyState | None],
+) -> tuple[list[StateUpdate], list[Finding]]:
+    """Add ``record`` to every Tier 2 window it qualifies for.
+
+    ``state_of(rule_id, subject_key)`` gives the current state; returns the states that
+    changed (a replayed record changes none) and the findings of the crossings, allow-listed
+    subjects dropped. The caller stores the states (a table, a dict in tests).
+    """
+    ts = record.occurred_at.timestamp()
+    updates: list[StateUpdate] = []
+    found: list[Finding] = []
+    for rule_id, rule in TIER2.items():
+        settings = view.rule(rule_id)
+        if not settings.enabled:
+            continue
+        pairs = rule.qualify(record, view, settings)
+        if not pairs:
+            continue
+        spec = rule.window_spec(settings, lateness)
+        for subject, tag in pairs:
+            before = state_of(rule_id, subject)
+            state, crossings = observe(before, str(record.canonical_id), ts, tag, spec)
+            if state is before:
+                continue  # already counted: a replay
+            updates.append(StateUpdate(rule_id, subject, state, spec))
+            for crossing in crossings:
+                finding = finding_of(rule_id, subject, record, crossing, spec)
+                if not allowed(finding, settings):
+                    found.append(finding)
+    return updates, found

@@ -26,12 +26,11 @@ from canary_stream.models.canonical import (
     TransactionEvent,
 )
 from canary_stream.models.merchant_config import LocationConfig, MerchantConfig, RuleConfig
-from canary_stream.rules import tier1
+from canary_stream.rules import tier1, tier2
 from canary_stream.rules.alerts import alert_of
 from canary_stream.rules.findings import Finding
 from canary_stream.rules.merchant import MerchantView
-from canary_stream.rules.tier2 import TIER2, finding_of
-from canary_stream.rules.windows import KeyState, observe
+from canary_stream.rules.windows import KeyState
 
 M = UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
 #: Monday 2026-03-02 12:00 UTC: inside the default business hours, far from any DST change.
@@ -213,27 +212,15 @@ class Detector:
     def tier2(
         self, record: CanonicalEvent, staged: dict[tuple[str, str], KeyState]
     ) -> list[Finding]:
-        """As ``agents/detect.py``'s ``Detector.tier2``, on ``staged`` instead of a table."""
-        ts = record.occurred_at.timestamp()
-        found: list[Finding] = []
-        for rule_id, rule in TIER2.items():
-            settings = self.view.rule(rule_id)
-            if not settings.enabled:
-                continue
-            pairs = rule.qualify(record, self.view, settings)
-            if not pairs:
-                continue
-            spec = rule.window_spec(settings, self.lateness)
-            for subject, tag in pairs:
-                before = staged.get((rule_id, subject))
-                state, crossings = observe(before, str(record.canonical_id), ts, tag, spec)
-                if state is before:
-                    continue
-                staged[(rule_id, subject)] = state
-                for crossing in crossings:
-                    finding = finding_of(rule_id, subject, record, crossing, spec)
-                    if not tier1.allowed(finding, settings):
-                        found.append(finding)
+        """:func:`tier2.step` as the agent runs it, on ``staged`` instead of a table."""
+        updates, found = tier2.step(
+            record,
+            self.view,
+            self.lateness,
+            lambda rule_id, subject: staged.get((rule_id, subject)),
+        )
+        for update in updates:
+            staged[(update.rule_id, update.subject_key)] = update.state
         return found
 
     def batch(self, records: Sequence[CanonicalEvent], *, commit: bool = True) -> list[Alert]:
