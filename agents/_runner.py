@@ -19,7 +19,7 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
@@ -30,6 +30,9 @@ from canary_stream.errors import CanaryError
 log = logging.getLogger("canary.runner")
 
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+#: ``take_events`` size and wait of the stage agents built by :func:`batch_agent`.
+BATCH_SIZE = 500
+BATCH_SECONDS = 0.05
 RecordFailure = Callable[[Any, BaseException], Awaitable[None]]
 
 #: How long a stopping worker waits for an unfinished batch before exiting without acks.
@@ -130,3 +133,28 @@ async def run_batch(
             logging.shutdown()
             os._exit(70)
         raise
+
+
+class BatchWorker(Protocol):
+    """What an agent hands its batches to: a handler and its per-record failure policy."""
+
+    async def handle(self, events: Sequence[Any]) -> None: ...
+
+    async def on_record_failure(self, event: Any, error: BaseException) -> None: ...
+
+
+def batch_agent(
+    app: Any, source: Any, name: str, worker: BatchWorker, *, stage: str | None = None
+) -> Any:
+    """Declare agent ``name`` on ``source`` (concurrency 1) feeding batches to ``worker``."""
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, BATCH_SECONDS):
+            await run_batch(
+                events,
+                worker.handle,
+                on_record_failure=worker.on_record_failure,
+                stage=stage or name,
+            )
+
+    return app.agent(source, name=name, concurrency=1)(agent)

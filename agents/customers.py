@@ -19,7 +19,7 @@ from uuid import UUID
 import faust
 from pydantic import ValidationError
 
-from agents._runner import one_line, run_batch
+from agents._runner import batch_agent, one_line
 from agents._stage import dead_letter, key_hint, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
@@ -118,9 +118,4 @@ def register(app: faust.App, ctx: StageContext) -> None:
     ctx.topic(topics.DEAD_LETTER)
     handler = Customers(ctx)
 
-    @app.agent(source, name=STAGE, concurrency=1)
-    async def customers(stream: Any) -> None:
-        async for events in stream.take_events(500, 0.05):
-            await run_batch(
-                events, handler.handle, on_record_failure=handler.on_record_failure, stage=STAGE
-            )
+    batch_agent(app, source, STAGE, handler)

@@ -17,7 +17,7 @@ import faust
 from pydantic import ValidationError
 
 from agents._configs import MerchantViews
-from agents._runner import one_line, run_batch
+from agents._runner import batch_agent, one_line
 from agents._stage import dead_letter, key_hint, merchant_key, publish, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
@@ -154,12 +154,4 @@ def register(app: faust.App, ctx: StageContext) -> None:
     ctx.tables["views"] = views
     detector = Detector(ctx, views)
 
-    @app.agent(source, name=STAGE, concurrency=1)
-    async def detect(stream: Any) -> None:
-        async for events in stream.take_events(500, 0.05):
-            await run_batch(
-                events,
-                detector.handle,
-                on_record_failure=detector.on_record_failure,
-                stage=STAGE,
-            )
+    batch_agent(app, source, STAGE, detector)

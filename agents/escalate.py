@@ -14,7 +14,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from agents._runner import one_line, run_batch
+from agents._runner import batch_agent, one_line
 from agents._stage import dead_letter, key_hint, merchant_key, publish, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
@@ -69,12 +69,4 @@ def register(app: faust.App, ctx: StageContext) -> None:
     ctx.topic(topics.DEAD_LETTER)
     escalator = Escalator(ctx)
 
-    @app.agent(source, name=AGENT, concurrency=1)
-    async def escalate(stream: Any) -> None:
-        async for events in stream.take_events(500, 0.05):
-            await run_batch(
-                events,
-                escalator.handle,
-                on_record_failure=escalator.on_record_failure,
-                stage=AGENT,
-            )
+    batch_agent(app, source, AGENT, escalator)

@@ -17,7 +17,7 @@ from uuid import UUID
 import faust
 from pydantic import ValidationError
 
-from agents._runner import one_line, run_batch
+from agents._runner import batch_agent, one_line
 from agents._stage import dead_letter, key_hint, merchant_key, publish, publish_dead
 from canary_stream import topics
 from canary_stream.apps import StageContext
@@ -231,9 +231,4 @@ def register(app: faust.App, ctx: StageContext) -> None:
     ctx.topic(topics.MERCHANT_CONFIG)
     handler = Parse(ctx)
 
-    @app.agent(source, name="parse", concurrency=1)
-    async def parse(stream: Any) -> None:
-        async for events in stream.take_events(500, 0.05):
-            await run_batch(
-                events, handler.handle, on_record_failure=handler.on_record_failure, stage=STAGE
-            )
+    batch_agent(app, source, "parse", handler, stage=STAGE)

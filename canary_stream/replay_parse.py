@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from canary_stream import topics
 from canary_stream.db import ledger
-from canary_stream.db.evidence import RAW_PAYLOAD_COLUMN
+from canary_stream.db.evidence import sealed_from_row
 from canary_stream.db.models import Base
 from canary_stream.evidence.crypto import KeyRing
 from canary_stream.kafka import publish
@@ -76,31 +76,7 @@ async def sealed_events(
             if not rows:
                 return
             for r in rows:
-                raw = ring.decrypt(
-                    bytes(r.raw_payload_enc),
-                    column=RAW_PAYLOAD_COLUMN,
-                    merchant_id=str(merchant_id),
-                    row_id=str(r.event_id),
-                )
-                yield SealedEnvelope(
-                    event_id=r.event_id,
-                    merchant_id=merchant_id,
-                    provider_merchant_id=r.provider_merchant_id,
-                    source=r.source,
-                    source_event_id=r.source_event_id,
-                    event_type=r.event_type,
-                    event_hash=bytes(r.event_hash).hex(),
-                    raw_payload=raw,
-                    received_at=r.received_at,
-                    parse_failed=r.parse_failed,
-                    oversize=r.oversize,
-                    source_type=r.source_type,
-                    signature_key_id=r.signature_key_id,
-                    seq=r.seq,
-                    chain_hash=bytes(r.chain_hash).hex(),
-                    prev_chain_hash=bytes(r.prev_chain_hash).hex() if r.prev_chain_hash else None,
-                    sealed_at=r.sealed_at,
-                )
+                yield sealed_from_row(r, ring)
             after = rows[-1].seq
 
 

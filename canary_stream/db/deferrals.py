@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from canary_stream.db.evidence import RAW_PAYLOAD_COLUMN
+from canary_stream.db.evidence import sealed_from_row
 from canary_stream.evidence.crypto import KeyRing
 from canary_stream.models.envelope import Envelope
 
@@ -70,24 +70,7 @@ async def claim(
         if e is None:  # not sealed (cannot happen: parse defers sealed events): drop it
             await done(conn, row.event_id)
             continue
-        raw = ring.decrypt(
-            bytes(e.raw_payload_enc),
-            column=RAW_PAYLOAD_COLUMN,
-            merchant_id=str(e.merchant_id),
-            row_id=str(e.event_id),
-        )
-        envelope = Envelope(
-            event_id=e.event_id,
-            merchant_id=e.merchant_id,
-            provider_merchant_id=e.provider_merchant_id,
-            source_event_id=e.source_event_id,
-            event_type=e.event_type,
-            event_hash=bytes(e.event_hash).hex(),
-            raw_payload=raw,
-            received_at=e.received_at,
-            source_type=e.source_type,
-            signature_key_id=e.signature_key_id,
-        )
+        envelope = Envelope.model_validate(sealed_from_row(e, ring).model_dump())
         out.append(Deferral(envelope, row.attempts))
     return out
 

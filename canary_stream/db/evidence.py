@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -176,3 +177,33 @@ class EvidenceRow:
     chain_hash: bytes
     raw_payload_enc: bytes
     sealed_at: datetime
+
+
+def sealed_from_row(row: Any, ring: KeyRing) -> SealedEnvelope:
+    """A stored evidence row (joined with ``provider_merchant_id``) as the sealed envelope
+    the parse stage received: payload decrypted, hashes as hex."""
+    raw = ring.decrypt(
+        bytes(row.raw_payload_enc),
+        column=RAW_PAYLOAD_COLUMN,
+        merchant_id=str(row.merchant_id),
+        row_id=str(row.event_id),
+    )
+    return SealedEnvelope(
+        event_id=row.event_id,
+        merchant_id=row.merchant_id,
+        provider_merchant_id=row.provider_merchant_id,
+        source=row.source,
+        source_event_id=row.source_event_id,
+        event_type=row.event_type,
+        event_hash=bytes(row.event_hash).hex(),
+        raw_payload=raw,
+        received_at=row.received_at,
+        parse_failed=row.parse_failed,
+        oversize=row.oversize,
+        source_type=row.source_type,
+        signature_key_id=row.signature_key_id,
+        seq=row.seq,
+        chain_hash=bytes(row.chain_hash).hex(),
+        prev_chain_hash=bytes(row.prev_chain_hash).hex() if row.prev_chain_hash else None,
+        sealed_at=row.sealed_at,
+    )
