@@ -116,7 +116,7 @@ def _injections(
 
 
 async def _produce_drawer(cfg: Settings, injections: Sequence[Injection], currency: str) -> int:
-    """Produce the drawer patterns' NO_SALE records straight to ``canary.detection``."""
+    """Produce the record patterns (NO_SALEs, split-tender SALEs) to ``canary.detection``."""
     from canary_stream import topics
     from canary_stream.db.merchants import by_provider_id
     from canary_stream.kafka import publish

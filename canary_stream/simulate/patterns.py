@@ -2,9 +2,10 @@
 
 Pure: no I/O, no wall clock. :func:`inject` lays the asked-for patterns out over the run's
 merchants (round robin) and business time, and returns one :class:`Injection` per pattern:
-the signed-webhook bodies to post (or, for the drawer rules C-011 / C-101, the canonical
-NO_SALE records the cash-drawer poller would publish, to produce straight to
-``canary.detection``) and the alerts they must raise, as data.
+the signed-webhook bodies to post (or, for C-011 / C-101 and C-006, the canonical NO_SALE
+records the cash-drawer poller would publish and the split-tender SALE records parse makes
+from fetched orders, to produce straight to ``canary.detection``) and the alerts they must
+raise, as data.
 
 The expected alerts follow from each pattern's own definition — how many records, whose,
 where and when — never from :mod:`canary_stream.rules`. They hold for a merchant in UTC with
@@ -16,9 +17,6 @@ a fresh card per payment (except C-005's), EMV entry (except C-008's), no ``dela
 on an authorization (except C-009's), refunds and voids within 120 s of their payment
 (except C-502's). Where a pattern cannot help tripping another rule, its expected alerts
 say so: C-101's five NO_SALEs each raise C-011, and C-D03's three disputes each raise C-D01.
-
-C-006 (split tender) has no pattern: a SALE comes from an order fetched from Square's API,
-which this pipeline does not do yet.
 
 :func:`quiet_problems` checks that background traffic keeps the constraints that make it
 rule-quiet (docs/detection.md, "Injected patterns").
@@ -37,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from canary_stream.models.canonical import TransactionEvent
+from canary_stream.models.canonical import Tender, TransactionEvent
 from canary_stream.simulate import accounts as a
 from canary_stream.simulate import finance as f
 from canary_stream.simulate import objects as o
@@ -124,13 +122,59 @@ class DrawerNoSale:
 
 
 @dataclass(frozen=True)
+class SplitTenderSale:
+    """A SALE paid with two tenders, as parse makes it from a fetched order."""
+
+    order_id: str
+    location_id: str
+    employee_id: str
+    occurred_at: datetime
+    amounts: tuple[int, int]
+
+    def record(self, merchant_uuid: UUID, currency: str) -> TransactionEvent:
+        """The canonical SALE record (source POLLING) for ``canary.detection``."""
+        tenders = tuple(
+            Tender(
+                payment_id=f"{self.order_id}-p{i}",
+                payment_transaction_id=transaction_id(
+                    merchant_uuid, f"{self.order_id}-p{i}", "PAYMENT"
+                ),
+                tender_type="CARD" if i == 0 else "CASH",
+                amount_cents=amount,
+            )
+            for i, amount in enumerate(self.amounts)
+        )
+        return TransactionEvent(
+            canonical_id=canonical_id(merchant_uuid, "transaction", self.order_id, "SALE"),
+            event_id=canonical_id(merchant_uuid, "fetched-order", self.order_id),
+            merchant_id=merchant_uuid,
+            source_type="POLLING",
+            source_event_id=f"poll:order:{self.order_id}:1",
+            source_event_type="square.order.retrieved",
+            event_hash=hashlib.sha256(f"{merchant_uuid}|{self.order_id}".encode()).hexdigest(),
+            received_at=self.occurred_at + timedelta(minutes=1),
+            occurred_at=self.occurred_at,
+            location_id=self.location_id,
+            transaction_id=transaction_id(merchant_uuid, self.order_id, "SALE"),
+            external_id=self.order_id,
+            transaction_type="SALE",
+            status="COMPLETED",
+            employee_id=self.employee_id,
+            amount_cents=sum(self.amounts),
+            currency=currency,
+            order_id=self.order_id,
+            tenders=tenders,
+        )
+
+
+@dataclass(frozen=True)
 class Injection:
     """One injected pattern: what to send and the alerts it must raise."""
 
     rule_id: str
     merchant_id: str
     webhooks: tuple[Webhook, ...] = ()
-    drawer: tuple[DrawerNoSale, ...] = ()
+    drawer: tuple[DrawerNoSale | SplitTenderSale, ...] = ()
     expected: tuple[ExpectedAlert, ...] = ()
 
     def records(self, merchant_uuid: UUID, currency: str) -> list[TransactionEvent]:
@@ -147,7 +191,7 @@ class _Pattern:
     at: datetime
     rule_id: str
     webhooks: list[Webhook] = field(default_factory=list)
-    drawer: list[DrawerNoSale] = field(default_factory=list)
+    drawer: list[DrawerNoSale | SplitTenderSale] = field(default_factory=list)
     expected: list[ExpectedAlert] = field(default_factory=list)
 
     @property
@@ -328,6 +372,15 @@ def _c101(b: _Pattern) -> None:
     b.expect(_no_sales(b, 5))  # and each NO_SALE is a C-011
 
 
+def _c006(b: _Pattern) -> None:
+    e = b.member()
+    for i in range(3):  # three split-tender SALEs of one employee within the hour
+        order_id = rid(b.rng, 29)
+        amounts = (b.amount(), b.amount())
+        b.drawer.append(SplitTenderSale(order_id, b.location, e, b.step(i, 12), amounts))
+    b.expect(f"employee:{e}")
+
+
 def _c501(b: _Pattern) -> None:
     e = b.member()
     for i in range(5):
@@ -400,7 +453,8 @@ def _c_d03(b: _Pattern) -> None:
 
 
 PATTERNS: dict[str, Callable[[_Pattern], None]] = {
-    "C-002": _c002, "C-003": _c003, "C-004": _c004, "C-005": _c005, "C-007": _c007,
+    "C-002": _c002, "C-003": _c003, "C-004": _c004, "C-005": _c005, "C-006": _c006,
+    "C-007": _c007,
     "C-008": _c008, "C-009": _c009, "C-010": _c010, "C-011": _c011, "C-101": _c101,
     "C-501": _c501, "C-502": _c502, "C-601": _c601, "C-801": _c801, "C-803": _c803,
     "C-804": _c804, "C-D01": _c_d01, "C-D02": _c_d02, "C-D03": _c_d03,

@@ -1,6 +1,6 @@
 """A seeded day of rule-quiet store traffic for two merchants with every detection pattern of
 canary_stream.simulate.patterns injected, through the real ingress, seal, parse and detect
-(the drawer patterns' NO_SALE records produced straight to ``canary.detection``):
+(the NO_SALE and split-tender SALE patterns produced straight to ``canary.detection``):
 ``app.alerts`` holds exactly the alerts the patterns define (rule, level, mode, subject;
 each counted), and ``app.cases`` exactly the cases of the escalating alerting-mode ones."""
 
@@ -134,7 +134,7 @@ async def test_a_seeded_day_with_every_pattern_raises_exactly_the_expected_alert
     expected = expected_alerts(injections)
     missing, extra = match_alerts(expected, actual)
     assert (missing, extra) == ([], []), f"missing {missing}\nextra {extra}"
-    assert len(actual) == len(expected) == 28  # C-101's five C-011s, C-D03's three C-D01s
+    assert len(actual) == len(expected) == 29  # C-101's five C-011s, C-D03's three C-D01s
 
     escalating = [r for r in rows if r.rule_id in ESCALATING and r.mode == "alerting"]
     assert len(escalating) == 1

@@ -42,14 +42,14 @@ def _all() -> list:
 def test_parse_ids():
     assert parse_ids("c-005, C-502,C-005") == ["C-005", "C-502"]
     assert parse_ids("all") == list(PATTERNS)
-    with pytest.raises(ValueError, match="C-006"):
-        parse_ids("C-005,C-006")
-    assert "C-006" not in PATTERNS and len(PATTERNS) == 19
+    with pytest.raises(ValueError, match="C-999"):
+        parse_ids("C-005,C-999")
+    assert len(PATTERNS) == 20
 
 
 def test_patterns_are_dealt_round_robin_and_deterministic():
     first, again = _all(), _all()
-    assert [i.merchant_id for i in first] == [A, B] * 9 + [A]
+    assert [i.merchant_id for i in first] == [A, B] * 10
     assert [h.body for i in first for h in i.webhooks] == [
         h.body for i in again for h in i.webhooks
     ]
@@ -57,12 +57,14 @@ def test_patterns_are_dealt_round_robin_and_deterministic():
 
 def test_each_pattern_sends_its_records_inside_business_hours():
     sent = {
-        i.rule_id: Counter(h.event_type for h in i.webhooks) + Counter("NO_SALE" for _ in i.drawer)
+        i.rule_id: Counter(h.event_type for h in i.webhooks)
+        + Counter(r.transaction_type for r in i.records(uuid.uuid4(), "USD"))
         for i in _all()
     }
     assert sent["C-005"] == {"payment.created": 5}
     assert sent["C-501"] == {"payment.created": 5, "payment.updated": 5}
     assert sent["C-101"] == {"NO_SALE": 5}
+    assert sent["C-006"] == {"SALE": 3}
     assert sent["C-804"] == {"loyalty.account.created": 10}
     assert sent["C-D03"] == {"payment.created": 3, "dispute.created": 3}
     for injection in _all():
@@ -85,8 +87,11 @@ def test_expected_alerts_are_the_patterns_own():
     assert by_rule["C-101"][-1].subject.startswith("employee:TM")
     assert "|shift:" in by_rule["C-101"][-1].subject
     assert by_rule["C-502"][0].subject.endswith("|day:2026-06-01")
+    assert [(e.rule_id, e.subject.split(":")[0]) for e in by_rule["C-006"]] == [
+        ("C-006", "employee")
+    ]
     assert all(e.level == 1 for e in expected_alerts(_all()))
-    assert len(expected_alerts(_all())) == 27
+    assert len(expected_alerts(_all())) == 28
 
 
 def test_drawer_records_are_canonical_no_sales():
