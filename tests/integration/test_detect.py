@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from harness import produce, read_topic, wait_for
 from sqlalchemy import text
-from square_bodies import payment, refund
+from detect_webhooks import payment, refund
 
 pytestmark = pytest.mark.integration
 
