@@ -46,15 +46,37 @@ lint: install ## ruff check + mypy.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-run: install stack-up ## Stack, migrations, topics, all processes, demo; then print where to look.
+run: install stack-up ## Stack, migrations, topics, fake Square, all processes, demo; where to look.
 	$(CLI) db upgrade
 	$(CLI) topics create
-	$(CLI) up
-	@$(MAKE) --no-print-directory run-demo
+	CANARY_FAKE_SQUARE=1 CANARY_FAKE_SQUARE_SEED=1 CANARY_FAKE_SQUARE_MERCHANTS=3 \
+	  CANARY_FAKE_SQUARE_START=$(DEMO_START) CANARY_FAKE_SQUARE_RATE=$(DEMO_RATE) \
+	  CANARY_FAKE_SQUARE_EVENTS=$(FAKE_EVENTS) \
+	  CANARY_DRAWER_POLL_INTERVAL_SECONDS=$(DRAWER_POLL_SECONDS) $(CLI) up
+	@$(MAKE) --no-print-directory run-square
+	@$(MAKE) --no-print-directory run-demo DEMO_START=$(DEMO_START)
 	@$(MAKE) --no-print-directory run-urls
 
+# The demo's business start, fixed once per `make run`: the fake Square seeds the history the
+# simulator is about to send (same seed, sellers, start and rate; FAKE_EVENTS = rate x
+# seconds), so it serves every order the simulator's thin order.* events name.
+ifndef DEMO_START
+DEMO_START := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+endif
+# run-square: the fake Square's sellers onboarded and connected (OAuth through the fake),
+# its webhook subscription registered for the ingress, FAKE_ORDERS sales per seller (thin
+# order events → the fetch loop → SALE rows). `up` above started the fake and the parse
+# workers with a DRAWER_POLL_SECONDS cash-drawer poll, so drawer rows arrive within a minute.
+DRAWER_POLL_SECONDS ?= 10
+FAKE_ORDERS         ?= 3
+FAKE_EVENTS         ?= $(shell n=$$(( $(DEMO_RATE) * $(DEMO_SECONDS) )) 2>/dev/null; \
+                         [ "$${n:-0}" -gt 0 ] && echo $$n || echo 3000)
+run-square:
+	@CLI='$(CLI)' PY='$(PY)' FAKE_ORDERS='$(FAKE_ORDERS)' scripts/run-square.sh
+
 # run-demo: a demo signature key in the keyring, three simulated merchants onboarded, and a
-# minute of signed webhooks through the running pipeline (DEMO_SECONDS=0 skips the traffic).
+# minute of signed webhooks through the running pipeline (DEMO_SECONDS=0 skips the traffic),
+# starting at DEMO_START (the fake Square's seeded history; default: now).
 DEMO_KEY     ?= canary-demo-signature-key
 DEMO_SECONDS ?= 60
 DEMO_RATE    ?= 50
@@ -64,7 +86,7 @@ run-demo:
 	  2>/dev/null || echo "demo key already in the keyring"
 	@if [ "$(DEMO_SECONDS)" != "0" ]; then \
 	  $(CLI) simulate --rate $(DEMO_RATE) --merchants 3 --duration $(DEMO_SECONDS) --seed 1 \
-	    --onboard --signature-key '$(DEMO_KEY)'; \
+	    --start $(DEMO_START) --onboard --signature-key '$(DEMO_KEY)'; \
 	  $(CLI) merchants list; \
 	  for m in $$($(PY) -c 'from canary_stream.simulate.payloads import merchant_ids; print(*merchant_ids(1, 3))'); do \
 	    $(CLI) verify chain --merchant $$m; done; \
@@ -77,6 +99,7 @@ run-urls:
 	print(f"  webhook URL    {s.notification_url}"); \
 	print(f"  health         http://{s.ingress_host}:{s.ingress_port}/health/ready  (and /metrics)"); \
 	print(f"  kafka          {s.kafka_bootstrap}"); \
+	print(f"  fake Square    {s.square_base_url}  (sellers: GET /_fake/merchants; see docs/fake-square.md)"); \
 	print(f"  identity MCP   http://{s.web_host}:{s.mcp_port}/mcp/identity  (token: $(CLI) tokens create --scope mcp --merchant M)"); \
 	print(f"  status page    http://{s.ingress_host}:{s.ingress_port}/"); \
 	print(f"  lag            $(CLI) lag"); \

@@ -1,7 +1,9 @@
-"""The order fetch loop as a service of the parse app (timer work, never a table write).
+"""The order fetch loop and the cash-drawer poller as a service of the parse app (timer
+work, never a table write).
 
-Every parse worker runs it; rows are claimed with a lease and SKIP LOCKED, so workers share
-the queue without fetching an order twice at the same time (pipeline.md, timers).
+Every parse worker runs both; rows (``sales.parse_deferrals``, ``app.poll_cursors``) are
+claimed with a lease and SKIP LOCKED, so workers share the work without fetching an order
+or polling a merchant's drawers twice at the same time (pipeline.md, timers).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mode import Service
 from canary_stream.apps import StageContext
 from canary_stream.merchant_configs import MerchantConfigs
 from canary_stream.square.client import SquareClient
+from canary_stream.square.drawers import DrawerPoller
 from canary_stream.square.fetch import OrderFetcher
 from canary_stream.square.polling import EventsProducer
 from canary_stream.square.vault import open_token_vault
@@ -33,6 +36,7 @@ class SquareWork(Service):
         self.ctx = ctx
         self._stack = contextlib.AsyncExitStack()
         self.fetcher: OrderFetcher | None = None
+        self.drawers: DrawerPoller | None = None
         self.configs: MerchantConfigs | None = None
 
     async def on_start(self) -> None:
@@ -49,6 +53,10 @@ class SquareWork(Service):
             settings, self.ctx.engine, client, producer, self.active_merchants
         )
         self.add_future(self._fetch_loop())
+        self.drawers = DrawerPoller(
+            settings, self.ctx.engine, client, producer, self.active_merchants
+        )
+        self.add_future(self._drawer_loop())
 
     def active_merchants(self) -> list[uuid.UUID]:
         """The deployment's active merchants, from its config topic."""
@@ -66,9 +74,23 @@ class SquareWork(Service):
                 log.warning("order fetch tick failed: %s", type(exc).__name__)
             await self.sleep(interval)
 
+    async def _drawer_loop(self) -> None:
+        assert self.drawers is not None
+        # look for due merchants a few times per interval (each merchant is claimed at most
+        # once per interval by the claim itself)
+        every = min(5.0, max(0.2, self.ctx.settings.drawer_poll_interval_seconds / 4))
+        while not self.should_stop:
+            try:
+                await self.drawers.tick()
+            except Exception as exc:  # a timer never dies: the database may be back next tick
+                log.warning("cash-drawer poll tick failed: %s", type(exc).__name__)
+            await self.sleep(every)
+
     async def on_stop(self) -> None:
         if self.fetcher is not None:
             await self.fetcher.drain()
+        if self.drawers is not None:
+            await self.drawers.drain()
         await self._stack.aclose()
 
 

@@ -1,4 +1,9 @@
-"""``canary-stream up|down|ps``: the ingress and the four stage apps as background processes."""
+"""``canary-stream up|down|ps``: the ingress and the four stage apps as background processes.
+
+With ``CANARY_FAKE_SQUARE=1`` (``make run``), ``up`` first starts the local fake Square on
+the port of ``CANARY_SQUARE_BASE_URL``, so the stage apps' Square client talks to it; ``down``
+stops it whenever its pid file names a live process, and ``ps`` shows it then.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from canary_stream.apps import STAGES, web_port
 from canary_stream.settings import Settings
@@ -36,10 +42,38 @@ class ProcessStatus:
         return asdict(self)
 
 
-def process_specs(settings: Settings) -> list[ProcessSpec]:
-    """The ingress first, then each stage app, then the identity MCP server."""
+FAKE_SQUARE = "fake-square"
+
+
+def fake_square_spec(settings: Settings) -> ProcessSpec:
+    """The local fake Square, seeded like ``simulate``, delivering webhooks to the ingress."""
+    base = urlsplit(settings.square_base_url)
+    host, port = base.hostname or "127.0.0.1", base.port or 8091
+    args = [
+        FAKE_SQUARE,
+        "--host", host,
+        "--port", str(port),
+        "--seed", str(settings.fake_square_seed),
+        "--merchants", str(settings.fake_square_merchants),
+        "--events", str(settings.fake_square_events),
+        "--ingress-url", settings.notification_url,
+    ]  # fmt: skip
+    if settings.fake_square_start:
+        args += ["--start", settings.fake_square_start]
+    if settings.fake_square_rate:
+        args += ["--rate", str(settings.fake_square_rate)]
+    # readiness asks {url}/health/ready: the fake answers /_fake/health/ready
+    return ProcessSpec(FAKE_SQUARE, args, f"http://{host}:{port}/_fake")
+
+
+def process_specs(settings: Settings, *, every: bool = False) -> list[ProcessSpec]:
+    """The fake Square (when enabled, or ``every``), the ingress, each stage app, then the
+    identity MCP server."""
     host = settings.web_host
-    specs = [
+    specs = []
+    if every or settings.fake_square or _pidfile(settings, FAKE_SQUARE).live_pid() is not None:
+        specs.append(fake_square_spec(settings))
+    specs += [
         ProcessSpec(
             "ingress",
             ["ingress"],
@@ -97,7 +131,7 @@ def start_all(settings: Settings, names: list[str] | None = None) -> list[Proces
 def stop_all(settings: Settings, names: list[str] | None = None) -> list[str]:
     """Stop the processes ``up`` started (by pid file, never by name); return what stopped."""
     stopped = []
-    for spec in reversed(process_specs(settings)):
+    for spec in reversed(process_specs(settings, every=True)):
         if names and spec.name not in names:
             continue
         if stop_process(_pidfile(settings, spec.name), timeout=30.0) is not None:

@@ -131,6 +131,16 @@ class Settings(BaseSettings):
     fetch_retry_max_seconds: float = Field(300.0, gt=0)
     #: The cash-drawer poller visits each active merchant this often (seconds).
     drawer_poll_interval_seconds: float = Field(60.0, gt=0)
+    #: ``canary-stream up`` also runs the local fake Square (``make run`` sets this), on the
+    #: port of ``square_base_url``, seeded as ``canary-stream fake-square`` with these values.
+    fake_square: bool = False
+    fake_square_seed: int = 1
+    fake_square_merchants: int = Field(3, ge=0)
+    fake_square_events: int = Field(3000, ge=0)
+    #: RFC 3339 business time of the seeded history's start and its events per second (as
+    #: ``simulate --start --rate``); unset: the fake's defaults (2025-01-06T15:00Z, 0.05/s).
+    fake_square_start: str | None = None
+    fake_square_rate: float | None = Field(None, gt=0)
     square_application_id: str = "sandbox-sq0idb-canary-local"
     square_application_secret: SecretStr = SecretStr("")
     square_access_token: SecretStr = SecretStr("")

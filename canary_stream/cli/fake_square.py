@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import typer
@@ -25,6 +26,14 @@ def fake_square(
     events: int = typer.Option(
         3000, min=0, help="Simulated webhooks whose objects make up the seeded history"
     ),
+    start: str | None = typer.Option(
+        None,
+        help="Business time of the seeded history's first event (as 'simulate --start'; "
+        "default 2025-01-06T15:00:00Z)",
+    ),
+    rate: float | None = typer.Option(
+        None, min=0.0001, help="Events per second of business time (default 0.05)"
+    ),
     ingress_url: str | None = typer.Option(
         None,
         "--ingress-url",
@@ -40,8 +49,14 @@ def fake_square(
     sends webhooks for. GET /_fake/merchants lists their access tokens; POST /_fake/orders
     makes a sale and sends its signed webhooks. See docs/fake-square.md.
 
+    With --start and --rate as given to 'simulate' (same --seed, --merchants, and --events =
+    rate x duration), the seeded history is that simulation's: every order its thin order
+    events name is served ('make run' does this).
+
     Example: canary-stream fake-square --port 8091 --seed 1 --merchants 3
     """
+    from datetime import datetime
+
     from canary_stream.square.fake import FakeSquareState, serve
     from canary_stream.square.fake.merchants import seed_merchants
 
@@ -57,7 +72,17 @@ def fake_square(
         port = urlsplit(cfg.square_base_url).port or DEFAULT_PORT
     state = FakeSquareState(access_token=token, ingress_url=ingress_url)
     if merchants:
-        for merchant in seed_merchants(seed, merchants, events=events):
+        history: dict[str, Any] = {"events": events}
+        if start is not None:
+            try:
+                history["start"] = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            except ValueError:
+                raise fail(f"--start {start!r} is not an RFC 3339 time", 2) from None
+            if history["start"].tzinfo is None:
+                raise fail("--start needs a time zone (e.g. 2025-01-06T15:00:00Z)", 2)
+        if rate is not None:
+            history["rate"] = rate
+        for merchant in seed_merchants(seed, merchants, **history):
             state.add_merchant(merchant)
         print(f"fake Square seeded {merchants} sellers (seed {seed}, {events} events)", flush=True)
     try:

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from detect_webhooks import payment, refund
 from harness import produce, read_topic, wait_for
 from sqlalchemy import text
-from detect_webhooks import payment, refund
 
 pytestmark = pytest.mark.integration
 

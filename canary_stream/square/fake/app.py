@@ -96,7 +96,7 @@ async def square_middleware(request: web.Request, handler: Handler) -> web.Strea
         caller = None
         # OAuth endpoints authenticate the application themselves (client secret in the body
         # or ``Authorization: Client SECRET``), as Square's do.
-        if request.path != "/_fake/health" and not request.path.startswith("/oauth2/"):
+        if request.path not in HEALTH_PATHS and not request.path.startswith("/oauth2/"):
             caller = authenticate(state, request.headers.get("Authorization"))
         if request.path.startswith("/v2/"):
             fault = (
@@ -121,6 +121,9 @@ async def square_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 # Control endpoints (not part of Square) -----------------------------------------------
+HEALTH_PATHS = ("/_fake/health", "/_fake/health/ready")
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -153,7 +156,8 @@ def make_fake_square(state: FakeSquareState) -> web.Application:
     app[STATE_KEY] = state
     for add_routes in FAMILIES:
         add_routes(app)
-    app.router.add_get("/_fake/health", _health)
+    for path in HEALTH_PATHS:  # /_fake/health/ready: what `canary-stream up` waits for
+        app.router.add_get(path, _health)
     app.router.add_post("/_fake/faults", _inject)
     app.router.add_delete("/_fake/faults", _clear)
     return app
