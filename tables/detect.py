@@ -41,6 +41,12 @@ def _expired(raw: bytes, now: float) -> bool:
     return expires <= now
 
 
+def _encoded(value: dict[str, Any]) -> bytes:
+    if isinstance(value.get("s"), KeyState):
+        value = {**value, "s": value["s"].to_dict()}
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 class WindowStore:
     """Reads and writes of the Tier 2 table; writes are staged per batch, then flushed.
 
@@ -51,41 +57,46 @@ class WindowStore:
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._staged: dict[bytes, tuple[bytes | None, Any]] = {}
+        #: key → (value as data, or None to delete; the event it is written for). Values
+        #: stay decoded while the batch runs and are encoded once, at flush.
+        self._staged: dict[bytes, tuple[dict[str, Any] | None, Any]] = {}
         self._sweep = PartitionSweep(table, _expired)
         #: Per partition, the newest business time processed: the sweep's clock.
         self.watermarks: dict[int, float] = {}
 
-    def _raw(self, key: bytes) -> bytes | None:
+    def _value(self, key: bytes) -> dict[str, Any] | None:
         if key in self._staged:
             return self._staged[key][0]
-        raw: bytes | None = self.table.get(key)
-        return raw
+        raw = self.table.get(key)
+        if raw is None:
+            return None
+        value: dict[str, Any] = json.loads(raw)
+        if "s" in value:
+            value["s"] = KeyState.from_dict(value["s"])
+        return value
 
     def state(self, key: bytes) -> KeyState | None:
         """The current (staged or stored) state of ``key``."""
-        raw = self._raw(key)
-        return KeyState.from_dict(json.loads(raw)["s"]) if raw is not None else None
+        value = self._value(key)
+        return value["s"] if value is not None else None
 
     def put(self, key: bytes, state: KeyState, expires_at: float, event: Any) -> None:
         """Stage ``state`` for ``key``, written for ``event``'s partition."""
-        value = json.dumps({"x": expires_at, "s": state.to_dict()}, separators=(",", ":"))
-        self._staged[key] = (value.encode(), event)
+        self._staged[key] = ({"x": expires_at, "s": state}, event)
 
     def index_shift(self, index: bytes, key: bytes, expires_at: float, event: Any) -> None:
         """List ``key`` under its shift's index."""
-        raw = self._raw(index)
-        keys: list[str] = json.loads(raw)["k"] if raw is not None else []
+        value = self._value(index)
+        keys: list[str] = value["k"] if value is not None else []
         if key.decode() not in keys:
-            value = json.dumps({"x": expires_at, "k": [*keys, key.decode()]})
-            self._staged[index] = (value.encode(), event)
+            self._staged[index] = ({"x": expires_at, "k": [*keys, key.decode()]}, event)
 
     def drop_shift(self, index: bytes, event: Any) -> int:
         """Stage the deletion of a shift's keys and its index; return how many keys."""
-        raw = self._raw(index)
-        if raw is None:
+        value = self._value(index)
+        if value is None:
             return 0
-        keys = [k.encode() for k in json.loads(raw)["k"]]
+        keys = [k.encode() for k in value["k"]]
         for key in [*keys, index]:
             self._staged[key] = (None, event)
         return len(keys)
@@ -108,7 +119,7 @@ class WindowStore:
                     if self.table.get(key) is not None:
                         del self.table[key]
                 else:
-                    self.table[key] = value
+                    self.table[key] = _encoded(value)
         return len(staged)
 
     def sweep(self, event: Any, records: int) -> int:
