@@ -44,12 +44,16 @@ class MerchantViews:
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
         self.configs = MerchantConfigs(ctx.settings, on_change=self._changed)
+        self.configs.on_remove = self._removed
         self._views: dict[uuid.UUID, MerchantView] = {}
         self._misses: dict[uuid.UUID, float] = {}
 
     def _changed(self, config: MerchantConfig) -> None:
         self._views[config.merchant_id] = MerchantView.of(config)
         self._misses.pop(config.merchant_id, None)
+
+    def _removed(self, merchant_id: uuid.UUID) -> None:
+        self._views.pop(merchant_id, None)
 
     def install(self, app: faust.App) -> None:
         """Start the follower with ``app`` and gate readiness on its snapshot."""

@@ -63,7 +63,7 @@ class Detector:
         """Add ``record`` to every Tier 2 window it qualifies for; the crossings it caused."""
         merchant = str(record.merchant_id)
         ts = record.occurred_at.timestamp()
-        self.windows.observe_time(event.message.partition, ts)
+        self.windows.observe_time(merchant, ts)
         if isinstance(record, CashDrawerShiftEvent) and record.state in ("ENDED", "CLOSED"):
             self.windows.drop_shift(shift_index_key(merchant, record.shift_id), event)
             return []

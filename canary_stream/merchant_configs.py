@@ -36,6 +36,8 @@ class MerchantConfigs:
         self.by_provider_id: dict[str, MerchantConfig] = {}
         self.loaded = asyncio.Event()
         self.on_change = on_change
+        #: Called with a merchant id its tombstone removed.
+        self.on_remove: Callable[[uuid.UUID], None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -61,9 +63,17 @@ class MerchantConfigs:
         self._task = asyncio.create_task(self._follow())
 
     async def _follow(self) -> None:
+        """Apply records as they arrive; an error is logged and following goes on."""
         assert self._consumer is not None
-        async for record in self._consumer:
-            self.apply(record.key, record.value)
+        while True:
+            try:
+                async for record in self._consumer:
+                    self.apply(record.key, record.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a dead follower would freeze every merchant's config
+                log.warning("merchant-config follower: %s; following again", type(exc).__name__)
+                await asyncio.sleep(1.0)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Apply one topic record: a config replaces the merchant's, a tombstone removes it."""
@@ -94,6 +104,8 @@ class MerchantConfigs:
         old = self.by_id.pop(merchant_id, None)
         if old is not None:
             self.by_provider_id.pop(old.provider_merchant_id, None)
+        if self.on_remove is not None:
+            self.on_remove(merchant_id)
 
     async def stop(self) -> None:
         """Stop following; idempotent."""

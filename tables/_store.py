@@ -49,7 +49,7 @@ class PartitionSweep:
     over many batches every key is looked at.
     """
 
-    def __init__(self, table: Any, expired: Callable[[bytes, float], bool]) -> None:
+    def __init__(self, table: Any, expired: Callable[[bytes, bytes, float], bool]) -> None:
         self.table = table
         self.expired = expired
         self._from: dict[int, bytes | None] = {}
@@ -65,7 +65,7 @@ class PartitionSweep:
         deleted = 0
         with writing_for(event):
             for key, raw in keys:
-                if self.expired(raw, now):
+                if self.expired(key, raw, now):
                     del self.table[key]
                     deleted += 1
         return deleted

@@ -2,14 +2,15 @@
 
 Key ``{merchant_id}|{rule_id}|{subject_key}`` (merchant first, so a key's partition is its
 merchant's partition) → ``{"x": expires_at, "s": window state}``. Shift keys are also listed
-under ``{merchant_id}|shift|{shift_id}`` so a shift's close drops them all. Expiry is in
-business time — the newest ``occurred_at`` the partition has processed — so a backfill of
-old days keeps its windows while it runs.
+under ``{merchant_id}|shift|{shift_id}`` so a shift's close drops them all. Expiry is in the
+merchant's business time — the newest ``occurred_at`` processed for that merchant — so a
+backfill of old days keeps its windows while it runs.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import faust
@@ -36,9 +37,9 @@ def shift_index_key(merchant_id: str, shift_id: str) -> bytes:
     return f"{merchant_id}|shift|{shift_id}".encode()
 
 
-def _expired(raw: bytes, now: float) -> bool:
-    expires: float = json.loads(raw)["x"]
-    return expires <= now
+#: A record's business time counts for the sweep clock at most this far past the wall
+#: clock, so one bad timestamp cannot expire a partition's live windows.
+MAX_CLOCK_AHEAD_SECONDS = 3600.0
 
 
 def _encoded(value: dict[str, Any]) -> bytes:
@@ -60,9 +61,11 @@ class WindowStore:
         #: key → (value as data, or None to delete; the event it is written for). Values
         #: stay decoded while the batch runs and are encoded once, at flush.
         self._staged: dict[bytes, tuple[dict[str, Any] | None, Any]] = {}
-        self._sweep = PartitionSweep(table, _expired)
-        #: Per partition, the newest business time processed: the sweep's clock.
-        self.watermarks: dict[int, float] = {}
+        self._sweep = PartitionSweep(table, self._expired)
+        #: Per merchant, the newest business time processed: the sweep's clock. Per merchant,
+        #: because a merchant's backfill of old days shares a partition with others' live
+        #: traffic and must keep its windows while it runs.
+        self.watermarks: dict[str, float] = {}
 
     def _value(self, key: bytes) -> dict[str, Any] | None:
         if key in self._staged:
@@ -101,10 +104,19 @@ class WindowStore:
             self._staged[key] = (None, event)
         return len(keys)
 
-    def observe_time(self, partition: int, ts: float) -> None:
-        """Advance the partition's business-time clock."""
-        if ts > self.watermarks.get(partition, 0.0):
-            self.watermarks[partition] = ts
+    def observe_time(self, merchant_id: str, ts: float) -> None:
+        """Advance the merchant's business-time clock (never past wall clock + an hour)."""
+        ts = min(ts, time.time() + MAX_CLOCK_AHEAD_SECONDS)
+        if ts > self.watermarks.get(merchant_id, 0.0):
+            self.watermarks[merchant_id] = ts
+
+    def _expired(self, key: bytes, raw: bytes, now: float) -> bool:
+        merchant = key.split(b"|", 1)[0].decode()
+        clock = self.watermarks.get(merchant)
+        if clock is None:  # a merchant not seen since start: its clock is unknown, keep
+            return False
+        expires: float = json.loads(raw)["x"]
+        return expires <= clock
 
     def discard(self) -> None:
         """Forget staged changes (the batch failed and will be replayed)."""
@@ -123,11 +135,9 @@ class WindowStore:
         return len(staged)
 
     def sweep(self, event: Any, records: int) -> int:
-        """Delete expired keys of ``event``'s partition (business time), a few per record."""
-        now = self.watermarks.get(event.message.partition)
-        if now is None:
-            return 0
-        return self._sweep.sweep(event, now, SWEEP_PER_RECORD * max(1, records))
+        """Delete expired keys of ``event``'s partition (each merchant's business time), a
+        few per record processed."""
+        return self._sweep.sweep(event, 0.0, SWEEP_PER_RECORD * max(1, records))
 
 
 def register(app: faust.App, ctx: StageContext) -> None:

@@ -26,13 +26,18 @@ def table_key(merchant_id: str, source_event_id: str) -> bytes:
     return f"{merchant_id}|{source_event_id}".encode()
 
 
+def _expired(key: bytes, raw: bytes, now: float) -> bool:
+    expires: float = json.loads(raw)["expires_at"]
+    return expires <= now
+
+
 class IdempotencyIndex:
     """The only writer and reader of the idempotency table (the seal agent uses this)."""
 
     def __init__(self, table: Any, window_seconds: float) -> None:
         self.table = table
         self.window_seconds = window_seconds
-        self._sweep = PartitionSweep(table, lambda raw, now: json.loads(raw)["expires_at"] <= now)
+        self._sweep = PartitionSweep(table, _expired)
 
     def lookup(self, merchant_id: str, source_event_id: str, now: float) -> str | None:
         """The ``event_id`` sealed for this delivery within the window, if any."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -20,11 +20,19 @@ _ALERT_COLUMNS = (
 )  # fmt: skip
 
 
+#: What a republished alert takes from its stored row: a later re-tune (mode, thresholds)
+#: must not change what a past alert says.
+_STORED = (
+    "alert_id", "mode", "severity", "score", "level", "canonical_ids", "details", "thresholds",
+    "fired_at", "occurred_at",
+)  # fmt: skip
+
+
 async def insert_alerts(conn: AsyncConnection, alerts: Sequence[Alert]) -> list[Alert]:
     """Insert the alerts (``ON CONFLICT DO NOTHING``); return them as stored.
 
-    An alert already stored (a replay) comes back with its stored ``fired_at``, so what is
-    republished says what the table says.
+    An alert already stored (a replay) comes back as the table holds it (mode, severity,
+    thresholds, ``fired_at``…), so what is republished says what the table says.
     """
     if not alerts:
         return []
@@ -47,11 +55,16 @@ async def insert_alerts(conn: AsyncConnection, alerts: Sequence[Alert]) -> list[
         rows,
     )
     stored = await conn.execute(
-        text("SELECT alert_id, fired_at FROM app.alerts WHERE alert_id = ANY(:ids)"),
+        text(f"SELECT {', '.join(_STORED)} FROM app.alerts WHERE alert_id = ANY(:ids)"),
         {"ids": [a.alert_id for a in alerts]},
     )
-    fired: dict[UUID, datetime] = {r.alert_id: r.fired_at for r in stored}
-    return [a.model_copy(update={"fired_at": fired.get(a.alert_id, a.fired_at)}) for a in alerts]
+    by_id: dict[UUID, Any] = {r.alert_id: r for r in stored}
+    return [
+        a.model_copy(update={c: getattr(by_id[a.alert_id], c) for c in _STORED[1:]})
+        if a.alert_id in by_id
+        else a
+        for a in alerts
+    ]
 
 
 @dataclass(frozen=True)

@@ -321,7 +321,10 @@ class DrawerPoller:
                 self._collect(claim, cursor, out, EVENTS_POLLED, source_event_id, body)
             if shift.state == FINAL_STATE:
                 finished.append(shift.id)
-        await self.producer.envelopes(out.envelopes)  # every ack before the cursor moves
+        # Events pages first: a shift page saying ENDED / CLOSED makes detect drop the shift's
+        # Tier 2 state, so the shift's last NO_SALEs must already be counted by then.
+        ordered = sorted(out.envelopes, key=lambda e: e.event_type == SHIFTS_POLLED)
+        await self.producer.envelopes(ordered)  # every ack before the cursor moves
         return advance(cursor, shifts, finished, out.seen)
 
     def _shifts_page(
