@@ -232,7 +232,6 @@ class DrawerPoller:
         async with self.engine.begin() as conn:
             new = [m for m in mine if m not in self._known]
             await poll_cursors.ensure(conn, STREAM, new)
-            self._known.update(new)
             claimed = await poll_cursors.claim(
                 conn,
                 STREAM,
@@ -242,6 +241,7 @@ class DrawerPoller:
                 lease_seconds=LEASE_SECONDS,
                 limit=CLAIM_LIMIT,
             )
+        self._known.update(new)  # only once their cursor rows are committed
         for item in claimed:
             self.in_flight[item.merchant_id] = asyncio.create_task(self._merchant(item))
         return len(claimed)
