@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -52,11 +53,16 @@ class SquareWork(Service):
         self.fetcher = OrderFetcher(
             settings, self.ctx.engine, client, producer, self.active_merchants
         )
-        self.add_future(self._fetch_loop())
+        self.add_future(
+            self._every(settings.fetch_interval_seconds, self.fetcher.tick, "order fetch")
+        )
         self.drawers = DrawerPoller(
             settings, self.ctx.engine, client, producer, self.active_merchants
         )
-        self.add_future(self._drawer_loop())
+        # look for due merchants a few times per interval (the claim itself polls each
+        # merchant at most once per interval)
+        every = min(5.0, max(0.2, settings.drawer_poll_interval_seconds / 4))
+        self.add_future(self._every(every, self.drawers.tick, "cash-drawer poll"))
 
     def active_merchants(self) -> list[uuid.UUID]:
         """The deployment's active merchants, from its config topic."""
@@ -64,27 +70,14 @@ class SquareWork(Service):
             return []
         return [m for m, c in self.configs.by_id.items() if c.status == "active"]
 
-    async def _fetch_loop(self) -> None:
-        assert self.fetcher is not None
-        interval = self.ctx.settings.fetch_interval_seconds
+    async def _every(self, seconds: float, tick: Callable[[], Awaitable[int]], what: str) -> None:
+        """Run ``tick`` every ``seconds`` until the service stops; a failed tick is logged."""
         while not self.should_stop:
             try:
-                await self.fetcher.tick()
+                await tick()
             except Exception as exc:  # a timer never dies: the database may be back next tick
-                log.warning("order fetch tick failed: %s", type(exc).__name__)
-            await self.sleep(interval)
-
-    async def _drawer_loop(self) -> None:
-        assert self.drawers is not None
-        # look for due merchants a few times per interval (each merchant is claimed at most
-        # once per interval by the claim itself)
-        every = min(5.0, max(0.2, self.ctx.settings.drawer_poll_interval_seconds / 4))
-        while not self.should_stop:
-            try:
-                await self.drawers.tick()
-            except Exception as exc:  # a timer never dies: the database may be back next tick
-                log.warning("cash-drawer poll tick failed: %s", type(exc).__name__)
-            await self.sleep(every)
+                log.warning("%s tick failed: %s", what, type(exc).__name__)
+            await self.sleep(seconds)
 
     async def on_stop(self) -> None:
         if self.fetcher is not None:

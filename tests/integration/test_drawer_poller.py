@@ -14,47 +14,33 @@ import base64
 import hashlib
 import json
 import re
-import threading
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from harness import free_port, read_topic, wait_for
 from sqlalchemy import text
+from threaded_fake import APP_TOKEN, ThreadedFake, threaded_fake
 
 from canary_stream.square.drawers import EVENTS_POLLED, SHIFTS_POLLED, unwrap_events
-from canary_stream.square.fake import FakeSquareState, Fault, make_fake_square
-from canary_stream.square.fake.merchants import MerchantData, seed_merchants
+from canary_stream.square.fake import Fault
+from canary_stream.square.fake.merchants import MerchantData
 
 pytestmark = pytest.mark.integration
 
-APP_TOKEN = f"app-{uuid.uuid4().hex}"
-APP_SECRET = f"secret-{uuid.uuid4().hex}"
 DRAWER_TRANSACTIONS = ("NO_SALE", "PAID_IN", "PAID_OUT")
 SOURCE_EVENT_ID = re.compile(
     r"^poll:(cash_drawer_shifts|cash_drawer_shift_events):[A-Za-z0-9-]+:[0-9a-f]{64}$"
 )
 
 
-class Fake:
-    def __init__(self, url: str, state: FakeSquareState, loop: asyncio.AbstractEventLoop) -> None:
-        self.url, self.state, self.loop = url, state, loop
-
+class Fake(ThreadedFake):
     def seller(self, merchant_id: str) -> MerchantData:
         return self.state.merchants[merchant_id]
-
-    def change(self, fn: Callable[[], None]) -> None:
-        """Change the seeded data on the fake's own loop (between two requests)."""
-
-        async def run() -> None:
-            fn()
-
-        asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     async def get(self, merchant_id: str, path: str, **params: str) -> bytes:
         """The exact bytes the fake answers a seller's GET."""
@@ -69,37 +55,14 @@ class Fake:
 
 @pytest.fixture
 def fake() -> Iterator[Fake]:
-    """The fake on its own thread and loop: the pipeline's processes call it meanwhile."""
-    ids = [f"ML{uuid.uuid4().hex[:12].upper()}" for _ in range(2)]
-    state = FakeSquareState(access_token=APP_TOKEN)
-    for seller in seed_merchants(3, ids, events=1500):  # each: one CLOSED and one OPEN shift
-        state.add_merchant(seller)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_fake_square(state))
-
-    async def up() -> str:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    url = asyncio.run_coroutine_threadsafe(up(), loop).result(30)
-    try:
-        yield Fake(url, state, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    """Two sellers, each with one CLOSED and one OPEN shift."""
+    with threaded_fake(2, events=1500) as running:
+        yield Fake(running.url, running.state, running.loop)
 
 
 def _connected(pipeline_factory: Any, fake: Fake, parse_workers: int = 1) -> tuple[Any, dict]:
     pipe = pipeline_factory(
-        CANARY_SQUARE_BASE_URL=fake.url,
-        CANARY_SQUARE_ACCESS_TOKEN=APP_TOKEN,
-        CANARY_SQUARE_APPLICATION_SECRET=APP_SECRET,
+        **fake.pipeline_env(),
         CANARY_DRAWER_POLL_INTERVAL_SECONDS="1",
     )
     merchants = {}

@@ -7,11 +7,9 @@ cannot be fetched ends as a ``deferred_exhausted`` dead letter, never a silent d
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,63 +17,32 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from harness import read_topic, wait_for
 from sqlalchemy import text
+from threaded_fake import APP_TOKEN, ThreadedFake, threaded_fake
 
-from canary_stream.square.fake import FakeSquareState, Fault, make_fake_square
-from canary_stream.square.fake.merchants import MerchantData, seed_merchants
+from canary_stream.square.fake import Fault
 
 pytestmark = pytest.mark.integration
 
-APP_TOKEN = f"app-{uuid.uuid4().hex}"
-APP_SECRET = f"secret-{uuid.uuid4().hex}"
-
-
-class Fake:
-    def __init__(self, url: str, state: FakeSquareState, sellers: list[MerchantData]) -> None:
-        self.url, self.state, self.sellers = url, state, sellers
-
-    async def new_order(self, seller: str) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"{self.url}/_fake/orders",
-                json={"merchant_id": seller, "deliver": True},
-                headers={"Authorization": f"Bearer {APP_TOKEN}"},
-            ) as r:
-                assert r.status == 200, await r.text()
-                answer: dict[str, Any] = await r.json()
-        assert all(d["status"] == 200 for d in answer["deliveries"]), answer["deliveries"]
-        return answer
+async def new_order(fake: ThreadedFake, seller: str) -> dict[str, Any]:
+    """A sale made in the fake now; its signed webhooks delivered to the subscribers."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{fake.url}/_fake/orders",
+            json={"merchant_id": seller, "deliver": True},
+            headers={"Authorization": f"Bearer {APP_TOKEN}"},
+        ) as r:
+            assert r.status == 200, await r.text()
+            answer: dict[str, Any] = await r.json()
+    assert all(d["status"] == 200 for d in answer["deliveries"]), answer["deliveries"]
+    return answer
 
 
 @pytest.fixture
-def fake() -> Iterator[Fake]:
-    """The fake on its own thread and loop: the CLI subprocesses call it while a test waits."""
-    ids = [f"ML{uuid.uuid4().hex[:12].upper()}" for _ in range(2)]
-    sellers = seed_merchants(3, ids, events=400)
-    state = FakeSquareState(access_token=APP_TOKEN)
-    for seller in sellers:
-        state.add_merchant(seller)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_fake_square(state))
-
-    async def up() -> str:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    url = asyncio.run_coroutine_threadsafe(up(), loop).result(30)
-    try:
-        yield Fake(url, state, sellers)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+def fake() -> Iterator[ThreadedFake]:
+    with threaded_fake(2) as running:
+        yield running
 
 
 async def _rows(engine: Any, sql: str, **params: Any) -> list[Any]:
@@ -83,11 +50,11 @@ async def _rows(engine: Any, sql: str, **params: Any) -> list[Any]:
         return list(await conn.execute(text(sql), params))
 
 
-def _connected_pipeline(pipeline_factory: Any, fake: Fake, **overrides: str) -> tuple[Any, list]:
+def _connected_pipeline(
+    pipeline_factory: Any, fake: ThreadedFake, **overrides: str
+) -> tuple[Any, list]:
     pipe = pipeline_factory(
-        CANARY_SQUARE_BASE_URL=fake.url,
-        CANARY_SQUARE_ACCESS_TOKEN=APP_TOKEN,
-        CANARY_SQUARE_APPLICATION_SECRET=APP_SECRET,
+        **fake.pipeline_env(),
         CANARY_FETCH_INTERVAL_SECONDS="0.2",
         CANARY_FETCH_RETRY_BASE_SECONDS="0.5",
         **overrides,
@@ -117,7 +84,7 @@ SALES_SQL = (
 async def test_an_order_made_in_the_fake_becomes_one_sealed_sale(pipeline_factory, engine, fake):
     pipe, merchants = _connected_pipeline(pipeline_factory, fake)
     seller, merchant_id = fake.sellers[0].merchant_id, uuid.UUID(merchants[0])
-    answer = await fake.new_order(seller)
+    answer = await new_order(fake, seller)
     order = answer["order"]
     thin = [w for w in answer["webhooks"] if w["event_type"].startswith("order.")]
     assert thin  # order.created / order.updated: ids only
@@ -167,9 +134,9 @@ async def test_a_429_storm_at_one_merchant_does_not_hold_back_another(
     fake.state.faults.inject(
         Fault(429, times=10_000, path_prefix="/v2/orders", retry_after=1, merchant_id=stormy)
     )
-    blocked = (await fake.new_order(stormy))["order"]
+    blocked = (await new_order(fake, stormy))["order"]
     started = time.monotonic()
-    passed = (await fake.new_order(calm))["order"]
+    passed = (await new_order(fake, calm))["order"]
     await wait_for(
         lambda: _rows(engine, SALES_SQL, m=uuid.UUID(merchants[1]), o=passed["id"]), timeout=60
     )
