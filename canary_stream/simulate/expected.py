@@ -24,7 +24,7 @@ the fake Square will serve.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from canary_stream.simulate.payloads import Traffic, Webhook
@@ -175,23 +175,30 @@ class _Books:
             led["customers"][LIFECYCLE[event_type]] += 1
 
 
+def delivered_once(
+    webhooks: Iterable[Webhook | bytes],
+) -> Iterator[tuple[str, str, str, Json]]:
+    """``(merchant, event type, data type, object)`` of each webhook, redeliveries skipped."""
+    delivered: set[tuple[str, str]] = set()
+    for hook in webhooks:
+        body = json.loads(hook.body if isinstance(hook, Webhook) else hook)
+        merchant = str(body["merchant_id"])
+        if (merchant, body["event_id"]) in delivered:
+            continue
+        delivered.add((merchant, body["event_id"]))
+        data = body["data"]
+        yield merchant, str(body["type"]), str(data["type"]), next(iter(data["object"].values()))
+
+
 def expected_ledger(webhooks: Iterable[Webhook | bytes]) -> dict[str, Json]:
     """``{square merchant id: ledger}`` (the shape of :func:`empty_ledger`) for ``webhooks``,
     processed in the given order (Square's order per object, as the simulator sends them)."""
     books: dict[str, _Books] = {}
-    delivered: set[tuple[str, str]] = set()
-    for hook in webhooks:
-        body = json.loads(hook.body if isinstance(hook, Webhook) else hook)
-        merchant, event_type = str(body["merchant_id"]), str(body["type"])
-        if (merchant, body["event_id"]) in delivered:
-            continue
-        delivered.add((merchant, body["event_id"]))
+    for merchant, event_type, data_type, obj in delivered_once(webhooks):
         b = books.setdefault(merchant, _Books())
-        data = body["data"]
-        obj = next(iter(data["object"].values()))
-        if data["type"] == "payment":
+        if data_type == "payment":
             b.payment(obj)
-        elif data["type"] == "refund":
+        elif data_type == "refund":
             b.refund(obj)
         else:
             b.other(event_type, obj)

@@ -26,12 +26,12 @@ Only webhooks: SALE / EXCHANGE from fetched orders are not covered (the caller r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from canary_stream.simulate.expected import delivered_once
 from canary_stream.simulate.payloads import Webhook
 
 Json = dict[str, Any]
@@ -154,19 +154,11 @@ def expected_customers(
     """``{square merchant id: {square customer id: aggregates}}`` for ``webhooks``, processed in
     the given order (Square's order per object, as the simulator sends them)."""
     registries: dict[str, _Registry] = {}
-    delivered: set[tuple[str, str]] = set()
-    for hook in webhooks:
-        body = json.loads(hook.body if isinstance(hook, Webhook) else hook)
-        merchant, event_type = str(body["merchant_id"]), str(body["type"])
-        if (merchant, body["event_id"]) in delivered:
-            continue
-        delivered.add((merchant, body["event_id"]))
+    for merchant, event_type, data_type, obj in delivered_once(webhooks):
         registry = registries.setdefault(merchant, _Registry())
-        data = body["data"]
-        obj = next(iter(data["object"].values()))
-        if data["type"] == "payment":
+        if data_type == "payment":
             registry.payment(obj)
-        elif data["type"] == "refund":
+        elif data_type == "refund":
             registry.refund(obj)
         elif event_type.startswith("dispute."):
             registry.dispute(obj)

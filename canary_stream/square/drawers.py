@@ -53,7 +53,7 @@ from canary_stream.db import poll_cursors
 from canary_stream.models.envelope import Envelope
 from canary_stream.settings import Settings
 from canary_stream.square.client import Page, SquareClient, every_page
-from canary_stream.square.polling import EventsProducer, polling_envelope
+from canary_stream.square.polling import EventsProducer, MerchantWork, polling_envelope
 from canary_stream.square.vault import NoTokens
 
 log = logging.getLogger("canary.drawers")
@@ -202,7 +202,7 @@ class _Pass:
     seen: set[str] = field(default_factory=set)
 
 
-class DrawerPoller:
+class DrawerPoller(MerchantWork):
     """Claims due merchants and polls their drawers; one task per claimed merchant."""
 
     def __init__(
@@ -213,19 +213,14 @@ class DrawerPoller:
         producer: EventsProducer,
         merchants: Callable[[], Sequence[uuid.UUID]],
     ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.client = client
-        self.producer = producer
-        self.merchants = merchants
-        self.in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
+        super().__init__(settings, engine, client, producer, merchants)
         self._known: set[uuid.UUID] = set()
         self._locations: dict[uuid.UUID, tuple[float, list[str]]] = {}
         self._unconnected: set[uuid.UUID] = set()
 
     async def tick(self) -> int:
         """Claim due merchants that are not being polled here and start their tasks."""
-        self.in_flight = {m: t for m, t in self.in_flight.items() if not t.done()}
+        self.idle()
         mine = list(self.merchants())
         if not mine:
             return 0
@@ -245,12 +240,6 @@ class DrawerPoller:
         for item in claimed:
             self.in_flight[item.merchant_id] = asyncio.create_task(self._merchant(item))
         return len(claimed)
-
-    async def drain(self) -> None:
-        """Wait for every merchant task (tests, shutdown)."""
-        tasks = list(self.in_flight.values())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _merchant(self, claim: poll_cursors.Claim) -> None:
         cursors = load_cursor(claim.cursor)

@@ -30,7 +30,7 @@ from canary_stream.models.wire import now_utc
 from canary_stream.settings import Settings
 from canary_stream.square.client import SquareClient
 from canary_stream.square.errors import SquareUnavailable
-from canary_stream.square.polling import EventsProducer, polling_envelope
+from canary_stream.square.polling import EventsProducer, MerchantWork, polling_envelope
 
 log = logging.getLogger("canary.fetch")
 RETRIEVED = "square.order.retrieved"
@@ -73,7 +73,7 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         )
 
 
-class OrderFetcher:
+class OrderFetcher(MerchantWork):
     """Claims thin events and publishes their fetched orders; one task per busy merchant."""
 
     def __init__(
@@ -84,17 +84,12 @@ class OrderFetcher:
         producer: EventsProducer,
         merchants: Callable[[], Sequence[uuid.UUID]],
     ) -> None:
-        self.settings = settings
-        self.merchants = merchants
-        self.engine = engine
-        self.client = client
-        self.producer = producer
+        super().__init__(settings, engine, client, producer, merchants)
         self.ring = KeyRing(settings.encryption_ring())
-        self.in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def tick(self) -> int:
         """Claim due thin events of idle merchants and start their tasks; how many claimed."""
-        self.in_flight = {m: t for m, t in self.in_flight.items() if not t.done()}
+        self.idle()
         mine = self.merchants()
         if not mine:
             return 0
@@ -115,12 +110,6 @@ class OrderFetcher:
             task.add_done_callback(_log_failure)
             self.in_flight[merchant_id] = task
         return len(claimed)
-
-    async def drain(self) -> None:
-        """Wait for every merchant task (tests, shutdown)."""
-        tasks = list(self.in_flight.values())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _merchant(self, items: Sequence[deferrals.Deferral]) -> None:
         for index, item in enumerate(items):

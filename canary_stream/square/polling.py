@@ -7,9 +7,11 @@ awaited: a fetched order is only taken off the queue after the broker's ack.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import uuid6
 from aiokafka import AIOKafkaProducer
@@ -19,6 +21,11 @@ from canary_stream.kafka import make_producer
 from canary_stream.models.envelope import Envelope
 from canary_stream.models.wire import WireModel, now_utc
 from canary_stream.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from canary_stream.square.client import SquareClient
 
 
 def polling_envelope(
@@ -40,6 +47,37 @@ def polling_envelope(
         received_at=now_utc(),
         source_type="POLLING",
     )
+
+
+class MerchantWork:
+    """What the order fetch loop and the drawer poller share: their dependencies and the
+    per-merchant tasks in flight (one at a time per merchant in a process)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        client: SquareClient,
+        producer: EventsProducer,
+        merchants: Callable[[], Sequence[uuid.UUID]],
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+        self.producer = producer
+        #: The deployment's active merchants (its config topic).
+        self.merchants = merchants
+        self.in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    def idle(self) -> None:
+        """Forget finished merchant tasks."""
+        self.in_flight = {m: t for m, t in self.in_flight.items() if not t.done()}
+
+    async def drain(self) -> None:
+        """Wait for every merchant task (tests, shutdown)."""
+        tasks = list(self.in_flight.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class EventsProducer:
