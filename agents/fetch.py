@@ -8,6 +8,7 @@ or polling a merchant's drawers twice at the same time (pipeline.md, timers).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -27,6 +28,8 @@ from canary_stream.square.vault import open_token_vault
 
 STAGE = "parse"
 log = logging.getLogger("canary.fetch")
+#: How long stopping waits for a tick in progress before cancelling it.
+STOP_GRACE_SECONDS = 10.0
 
 
 class SquareWork(Service):
@@ -39,6 +42,7 @@ class SquareWork(Service):
         self.fetcher: OrderFetcher | None = None
         self.drawers: DrawerPoller | None = None
         self.configs: MerchantConfigs | None = None
+        self._loops: list[asyncio.Future[Any]] = []
 
     async def on_start(self) -> None:
         settings = self.ctx.settings
@@ -53,8 +57,10 @@ class SquareWork(Service):
         self.fetcher = OrderFetcher(
             settings, self.ctx.engine, client, producer, self.active_merchants
         )
-        self.add_future(
-            self._every(settings.fetch_interval_seconds, self.fetcher.tick, "order fetch")
+        self._loops.append(
+            self.add_future(
+                self._every(settings.fetch_interval_seconds, self.fetcher.tick, "order fetch")
+            )
         )
         self.drawers = DrawerPoller(
             settings, self.ctx.engine, client, producer, self.active_merchants
@@ -62,7 +68,9 @@ class SquareWork(Service):
         # look for due merchants a few times per interval (the claim itself polls each
         # merchant at most once per interval)
         every = min(5.0, max(0.2, settings.drawer_poll_interval_seconds / 4))
-        self.add_future(self._every(every, self.drawers.tick, "cash-drawer poll"))
+        self._loops.append(
+            self.add_future(self._every(every, self.drawers.tick, "cash-drawer poll"))
+        )
 
     def active_merchants(self) -> list[uuid.UUID]:
         """The deployment's active merchants, from its config topic."""
@@ -80,6 +88,14 @@ class SquareWork(Service):
             await self.sleep(seconds)
 
     async def on_stop(self) -> None:
+        # let the timer loops end first (stopping wakes their sleep; a tick in progress
+        # finishes, one stuck past the grace is cancelled and its claims expire), so no tick
+        # starts a merchant task after the drain; then close what the tasks use
+        if self._loops:
+            _, stuck = await asyncio.wait(self._loops, timeout=STOP_GRACE_SECONDS)
+            for loop in stuck:
+                loop.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         if self.fetcher is not None:
             await self.fetcher.drain()
         if self.drawers is not None:
