@@ -50,8 +50,18 @@ from canary_stream.kafka import make_admin  # noqa: E402
 from canary_stream.settings import Settings  # noqa: E402
 
 __all__ = [
-    "ROOT", "CpuMeter", "Pipeline", "Proc", "add_quiet_args", "cpu_seconds", "free_port",
-    "kafka_pid", "machine", "machine_jiffies", "quiet", "wait_quiet",
+    "ROOT",
+    "CpuMeter",
+    "Pipeline",
+    "Proc",
+    "add_quiet_args",
+    "cpu_seconds",
+    "free_port",
+    "kafka_pid",
+    "machine",
+    "machine_jiffies",
+    "quiet",
+    "wait_quiet",
 ]
 
 
@@ -109,10 +119,12 @@ def scratch_database(settings: Settings, shared: bool = False) -> Iterator[Setti
         return SecretStr(urlunsplit(urlsplit(url)._replace(path=f"/{name}")))
 
     try:
-        scratch = settings.model_copy(update={
-            "database_url": on(settings.database_url.get_secret_value()),
-            "owner_database_url": on(owner_url),
-        })
+        scratch = settings.model_copy(
+            update={
+                "database_url": on(settings.database_url.get_secret_value()),
+                "owner_database_url": on(owner_url),
+            }
+        )
         upgrade(scratch)
         yield scratch
     finally:
@@ -213,7 +225,11 @@ def exit_on_sigterm() -> None:
 
 
 def spawn(
-    name: str, args: Sequence[str], env: dict[str, str], log: Path, url: str,
+    name: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    log: Path,
+    url: str,
     profile: Path | None = None,
 ) -> Proc:
     """Start ``python [-m cProfile -o PROFILE] ARGS`` in its own session, output to ``log``."""
@@ -221,8 +237,13 @@ def spawn(
     prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
     with open(log, "ab") as out:
         popen = subprocess.Popen(
-            [sys.executable, *prof, *args], cwd=ROOT, env=env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, *prof, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return Proc(name, popen, url, log)
 
@@ -232,8 +253,12 @@ def start_app(pipe: Pipeline, name: str, profile: Path | None = None, wait: bool
     args = ["ingress"] if name == "ingress" else ["worker", "--app", name]
     port = pipe.ports[name]
     proc = spawn(
-        name, ["-m", "canary_stream.cli.main", *args], pipe.env(),
-        pipe.root / "logs" / f"{name}.log", f"http://127.0.0.1:{port}", profile,
+        name,
+        ["-m", "canary_stream.cli.main", *args],
+        pipe.env(),
+        pipe.root / "logs" / f"{name}.log",
+        f"http://127.0.0.1:{port}",
+        profile,
     )
     pipe.procs.append(proc)
     if wait:
@@ -265,9 +290,12 @@ def stop(procs: Sequence[Proc]) -> None:
 
 def add_db_arg(parser: Any) -> None:
     """``--shared-db``: use the stack's database instead of a scratch one."""
-    parser.add_argument("--shared-db", action="store_true",
-                        help="use the stack's shared database (its size and other tests' keys "
-                        "and rows then count) instead of a fresh scratch database")
+    parser.add_argument(
+        "--shared-db",
+        action="store_true",
+        help="use the stack's shared database (its size and other tests' keys "
+        "and rows then count) instead of a fresh scratch database",
+    )
 
 
 def print_profile(path: Path, top: int = 25) -> None:
@@ -287,7 +315,9 @@ async def run_passthrough(pipe: Pipeline, source: str, n: int, timeout: float) -
     proc = spawn(
         "passthrough",
         [str(BENCH / "_passthrough.py"), source, sink, f"{pipe.prefix}-passthrough"],
-        pipe.env(), pipe.root / "logs" / "passthrough.log", "",
+        pipe.env(),
+        pipe.root / "logs" / "passthrough.log",
+        "",
     )
     pipe.procs.append(proc)
     meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()

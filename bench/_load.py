@@ -49,7 +49,11 @@ class Load:
         body = b"%s%s%s" % (before, str(uuid.uuid4()).encode(), after)
         signature = compute_signature(self.args.url, body, self.args.key)
         return b"%sContent-Length: %d\r\n%s: %s\r\n\r\n%s" % (
-            self.head, len(body), HEADER.encode(), signature.encode(), body,
+            self.head,
+            len(body),
+            HEADER.encode(),
+            signature.encode(),
+            body,
         )
 
     def record(self, started: float, ended: float, status: int) -> None:

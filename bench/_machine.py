@@ -88,10 +88,18 @@ def wait_quiet(max_busy_pct: float, timeout: float, window: float = 2.0) -> dict
 
 def add_quiet_args(parser: Any) -> None:
     """``--quiet-pct`` / ``--quiet-wait``: wait for a quiet machine before each measurement."""
-    parser.add_argument("--quiet-pct", type=float, default=60.0,
-                        help="wait until the machine uses at most this much CPU (100 = a core)")
-    parser.add_argument("--quiet-wait", type=float, default=120.0,
-                        help="wait at most this long for that before each measurement (0: never)")
+    parser.add_argument(
+        "--quiet-pct",
+        type=float,
+        default=60.0,
+        help="wait until the machine uses at most this much CPU (100 = a core)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="wait at most this long for that before each measurement (0: never)",
+    )
 
 
 def quiet(args: Any) -> dict[str, float]:
@@ -107,7 +115,10 @@ def machine() -> dict[str, Any]:
     mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
     status = subprocess.run(
         [sys.executable, "-m", "canary_stream.cli.main", "stack", "status"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     kafka = re.search(r"Apache Kafka (\S+)", status)
     postgres = re.search(r"PostgreSQL (\S+)", status)

@@ -67,8 +67,13 @@ def install() -> None:
     timed(agents.seal.Sealer, "handle", "seal batch (whole)")
     timed(agents.seal, "decode_batch", "decode + re-hash")
     timed(tables.seal.IdempotencyIndex, "lookup", "table lookup")
-    for name in ("lock_merchants", "existing_events", "chain_heads", "insert_sealed",
-                 "log_ingestion"):
+    for name in (
+        "lock_merchants",
+        "existing_events",
+        "chain_heads",
+        "insert_sealed",
+        "log_ingestion",
+    ):
         timed(evidence, name, f"db {name}")
     timed(agents.seal, "plan_batch", "plan_batch (chain hashes)")
     timed(tables.seal.IdempotencyIndex, "remember", "table remember")

@@ -93,16 +93,29 @@ ALERTS_STORED = (
 
 
 def _sealed(
-    merchant_id: str, pmid: str, event_type: str, source_event_id: str, body: bytes,
+    merchant_id: str,
+    pmid: str,
+    event_type: str,
+    source_event_id: str,
+    body: bytes,
     polled: bool = False,
 ) -> SealedEnvelope:
     digest = hashlib.sha256(body).hexdigest()
     return SealedEnvelope(
-        event_id=uuid6.uuid7(), merchant_id=uuid.UUID(merchant_id), provider_merchant_id=pmid,
-        source_event_id=source_event_id, event_type=event_type, event_hash=digest,
-        raw_payload=body, received_at=now_utc(), signature_key_id="k-bench",
-        source_type="POLLING" if polled else "WEBHOOK", seq=1, chain_hash=digest,
-        prev_chain_hash=None, sealed_at=now_utc(),
+        event_id=uuid6.uuid7(),
+        merchant_id=uuid.UUID(merchant_id),
+        provider_merchant_id=pmid,
+        source_event_id=source_event_id,
+        event_type=event_type,
+        event_hash=digest,
+        raw_payload=body,
+        received_at=now_utc(),
+        signature_key_id="k-bench",
+        source_type="POLLING" if polled else "WEBHOOK",
+        seq=1,
+        chain_hash=digest,
+        prev_chain_hash=None,
+        sealed_at=now_utc(),
     )
 
 
@@ -124,18 +137,24 @@ class DrawerPoller:
             changed = [s for s in shifts if self.states.get(s["id"]) != s["state"]]
             for shift in shifts:
                 events = self.traffic.drawer_events(pmid, shift["id"])
-                new = events[self.polled.get(shift["id"], 0):]
+                new = events[self.polled.get(shift["id"], 0) :]
                 if not new:
                     continue
                 self.polled[shift["id"]] = len(events)
-                body = {"shift_id": shift["id"], "location_id": shift.get("location_id"),
-                        "response": {"cash_drawer_shift_events": new}}
-                yield self._page(merchant_id, pmid, "square.cash_drawer_shift_event.polled",
-                                 body)
+                body = {
+                    "shift_id": shift["id"],
+                    "location_id": shift.get("location_id"),
+                    "response": {"cash_drawer_shift_events": new},
+                }
+                yield self._page(merchant_id, pmid, "square.cash_drawer_shift_event.polled", body)
             if changed:
                 self.states.update((s["id"], s["state"]) for s in changed)
-                yield self._page(merchant_id, pmid, "square.cash_drawer_shift.polled",
-                                 {"cash_drawer_shifts": changed})
+                yield self._page(
+                    merchant_id,
+                    pmid,
+                    "square.cash_drawer_shift.polled",
+                    {"cash_drawer_shifts": changed},
+                )
 
     def _page(self, merchant_id: str, pmid: str, event_type: str, body: Any) -> SealedEnvelope:
         self.pages += 1
@@ -153,16 +172,20 @@ def canonical_stream(
     and employee are filled from the transactions seen so far (parse's ``enrich``).
     """
     ours = {pmid: merchant_id for merchant_id, pmid in merchants}
-    traffic = Traffic(5, list(ours), start=datetime(2026, 11, 2, 14, tzinfo=UTC), rate=rate,
-                      fraud=FRAUD)
+    traffic = Traffic(
+        5, list(ours), start=datetime(2026, 11, 2, 14, tzinfo=UTC), rate=rate, fraud=FRAUD
+    )
     poller = DrawerPoller(traffic, ours)
     hasher = card_hasher(settings)
     seen: set[tuple[str, tuple[Any, ...]]] = set()
     originals: dict[uuid.UUID, tuple[datetime, str | None]] = {}
     next_poll = traffic.start + timedelta(seconds=POLL_SECONDS)
     for hook in traffic:
-        sealed = [_sealed(ours[hook.merchant_id], hook.merchant_id, hook.event_type,
-                          hook.event_id, hook.body)]
+        sealed = [
+            _sealed(
+                ours[hook.merchant_id], hook.merchant_id, hook.event_type, hook.event_id, hook.body
+            )
+        ]
         if traffic.now >= next_poll:
             sealed.extend(poller.poll())
             next_poll += timedelta(seconds=POLL_SECONDS)
@@ -181,8 +204,9 @@ def canonical_stream(
             if isinstance(event, TransactionEvent):
                 event = _enrich(event, originals)
                 if event.ledger:
-                    originals.setdefault(event.transaction_id, (event.occurred_at,
-                                                                event.employee_id))
+                    originals.setdefault(
+                        event.transaction_id, (event.occurred_at, event.employee_id)
+                    )
             yield event
 
 
@@ -204,8 +228,17 @@ def _enrich(
 def key_spread(records: list[CanonicalEvent]) -> dict[str, Any]:
     """How many distinct subjects the records carry, and the mix of kinds."""
     subjects: dict[str, set[Any]] = {
-        k: set() for k in ("merchants", "locations", "employees", "cards", "customers",
-                           "loyalty_accounts", "gift_cards", "drawer_shifts")
+        k: set()
+        for k in (
+            "merchants",
+            "locations",
+            "employees",
+            "cards",
+            "customers",
+            "loyalty_accounts",
+            "gift_cards",
+            "drawer_shifts",
+        )
     }
     kinds: Counter[str] = Counter()
     for r in records:
@@ -223,8 +256,11 @@ def key_spread(records: list[CanonicalEvent]) -> dict[str, Any]:
                 subjects["customers"].add(r.customer_id)
             if r.shift_id:
                 subjects["drawer_shifts"].add(r.shift_id)
-        for attr, name in (("loyalty_account_id", "loyalty_accounts"),
-                           ("gift_card_id", "gift_cards"), ("customer_id", "customers")):
+        for attr, name in (
+            ("loyalty_account_id", "loyalty_accounts"),
+            ("gift_card_id", "gift_cards"),
+            ("customer_id", "customers"),
+        ):
             value = getattr(r, attr, None)
             if value:
                 subjects[name].add(value)
@@ -242,15 +278,19 @@ def key_spread(records: list[CanonicalEvent]) -> dict[str, Any]:
 async def prefill(settings: Settings, topic: str, records: list[CanonicalEvent]) -> float:
     """Produce the records keyed by merchant id (as parse publishes them); records/s."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-        linger_ms=20, max_batch_size=256 * 1024,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=256 * 1024,
     )
     await producer.start()
     try:
         t0 = time.monotonic()
         futures = [
-            await producer.send(topic, r.to_bytes(), key=str(r.merchant_id).encode(),
-                                headers=r.headers())
+            await producer.send(
+                topic, r.to_bytes(), key=str(r.merchant_id).encode(), headers=r.headers()
+            )
             for r in records
         ]
         await asyncio.gather(*futures)
@@ -268,8 +308,9 @@ async def published_alerts(pipe: Pipeline) -> tuple[int, int]:
     """How many records ``{prefix}.alerts`` holds, and how many distinct ``alert_id``."""
     topic = pipe.topic("alerts")
     parts = [TopicPartition(topic, p) for p in range(pipe.base.topic_partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=pipe.base.kafka_bootstrap,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=pipe.base.kafka_bootstrap, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(parts)
@@ -292,6 +333,7 @@ async def detect(
     url = pipe.base.database_url.get_secret_value()
     ids = [uuid.UUID(m) for m in merchant_ids]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+
         async def count() -> int:
             row = await (await conn.execute(DETECTED_SO_FAR, (ids,))).fetchone()
             return int(row[0]) if row else 0
@@ -300,8 +342,7 @@ async def detect(
         proc = start_app(pipe, "detect", profile=profile, wait=False)
         meter = CpuMeter(worker=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
         try:
-            result = await watch_progress(count, event_ids, proc, started=started,
-                                          timeout=TIMEOUT)
+            result = await watch_progress(count, event_ids, proc, started=started, timeout=TIMEOUT)
             result.update(meter.stop())
         finally:
             proc.kill(signal.SIGTERM)
@@ -325,13 +366,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description="Detect stage throughput beside a Faust pass-through")
     p.add_argument("--events", type=int, default=20_000, help="canonical records to pre-fill")
     p.add_argument("--merchants", type=int, default=8)
-    p.add_argument("--rate", type=float, default=5.0,
-                   help="simulated webhooks per second of business time, all merchants")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=5.0,
+        help="simulated webhooks per second of business time, all merchants",
+    )
     add_quiet_args(p)
     add_db_arg(p)
-    p.add_argument("--profile", action="store_true",
-                   help="run the detect worker under cProfile (slower; figures then not "
-                   "comparable)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the detect worker under cProfile (slower; figures then not comparable)",
+    )
     args = p.parse_args()
     exit_on_sigterm()
     base = Settings()
@@ -354,19 +401,34 @@ def main() -> None:
             records = [next(stream) for _ in range(args.events)]
             spread = key_spread(records)
             fill_rate = asyncio.run(prefill(settings, pipe.topic("detection"), records))
-            print(f"pre-filled {pipe.topic('detection')} with {len(records):,} canonical "
-                  f"records ({spread['event_ids']:,} event ids, {fill_rate:,.0f}/s)", flush=True)
-            print("key spread: " + ", ".join(
-                f"{k} {v:,}" for k, v in spread.items() if k not in ("kinds", "records",
-                                                                     "event_ids")))
-            print("kinds: " + ", ".join(f"{k} {v:,}" for k, v in spread["kinds"].items()),
-                  flush=True)
+            print(
+                f"pre-filled {pipe.topic('detection')} with {len(records):,} canonical "
+                f"records ({spread['event_ids']:,} event ids, {fill_rate:,.0f}/s)",
+                flush=True,
+            )
+            print(
+                "key spread: "
+                + ", ".join(
+                    f"{k} {v:,}"
+                    for k, v in spread.items()
+                    if k not in ("kinds", "records", "event_ids")
+                )
+            )
+            print(
+                "kinds: " + ", ".join(f"{k} {v:,}" for k, v in spread["kinds"].items()), flush=True
+            )
             print("faust pass-through ...", flush=True)
-            results["faust pass-through"] = {**quiet(args), **asyncio.run(
-                passthrough(pipe, len(records)))}
+            results["faust pass-through"] = {
+                **quiet(args),
+                **asyncio.run(passthrough(pipe, len(records))),
+            }
             print("detect ...", flush=True)
-            results["detect"] = {**quiet(args), **asyncio.run(
-                detect(pipe, merchant_ids, len(records), spread["event_ids"], profile))}
+            results["detect"] = {
+                **quiet(args),
+                **asyncio.run(
+                    detect(pipe, merchant_ids, len(records), spread["event_ids"], profile)
+                ),
+            }
         finally:
             pipe.stop_all()
             asyncio.run(delete_topics(base, prefix))
@@ -375,24 +437,47 @@ def main() -> None:
     found = results["detect"]
     print(f"\ndetect: {args.events:,} canonical records, {args.merchants} merchants\n")
     print_table(
-        ["run", "records/s", "first out s", "last out s", "rec/s from start", "worker cpu%",
-         "kafka cpu%", "machine busy%"],
-        [(name, r["events_per_s"], r["first_output_after_s"], r["last_output_after_s"],
-          r["events_per_s_from_start"], r.get("worker_cpu_pct", ""), r.get("kafka_cpu_pct", ""),
-          r.get("machine_busy_pct", "")) for name, r in results.items()],
+        [
+            "run",
+            "records/s",
+            "first out s",
+            "last out s",
+            "rec/s from start",
+            "worker cpu%",
+            "kafka cpu%",
+            "machine busy%",
+        ],
+        [
+            (
+                name,
+                r["events_per_s"],
+                r["first_output_after_s"],
+                r["last_output_after_s"],
+                r["events_per_s_from_start"],
+                r.get("worker_cpu_pct", ""),
+                r.get("kafka_cpu_pct", ""),
+                r.get("machine_busy_pct", ""),
+            )
+            for name, r in results.items()
+        ],
     )
-    print(f"\nalerts: {found['alerts_stored']:,} in app.alerts, {found['alerts_published']:,} "
-          f"on {prefix}.alerts ({found['alerts_published_distinct']:,} distinct ids; "
-          f"{ratio(found['alerts_stored'], args.events):.1f} alerts per 100 records)")
+    print(
+        f"\nalerts: {found['alerts_stored']:,} in app.alerts, {found['alerts_published']:,} "
+        f"on {prefix}.alerts ({found['alerts_published_distinct']:,} distinct ids; "
+        f"{ratio(found['alerts_stored'], args.events):.1f} alerts per 100 records)"
+    )
     if found["alerts_by_rule"]:
         print("  " + ", ".join(f"{k} {v:,}" for k, v in found["alerts_by_rule"].items()))
     print(f"\ndetect / faust pass-through: {share:.0f} % (canonical records per second)")
-    path = write_results("detect", {
-        "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg,
-                   "fraud": FRAUD},
-        "key_spread": spread, "results": results,
-        "ratios": {"detect_vs_passthrough_pct": share},
-    })
+    path = write_results(
+        "detect",
+        {
+            "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg, "fraud": FRAUD},
+            "key_spread": spread,
+            "results": results,
+            "ratios": {"detect_vs_passthrough_pct": share},
+        },
+    )
     print(f"results: {path}")
     if profile:
         print_profile(profile)

@@ -65,9 +65,22 @@ def run_load(
     """One load-generator run against ``proc``; adds server, broker and machine CPU use."""
     port = url.split(":")[2].split("/")[0]
     cmd = [
-        sys.executable, str(Path(__file__).parent / "_load.py"), "--port", port, "--url", url,
-        "--key", pipe.signature_key, "--merchant", pmid, "--concurrency", str(args.concurrency),
-        "--duration", str(args.duration), "--warmup", str(args.warmup),
+        sys.executable,
+        str(Path(__file__).parent / "_load.py"),
+        "--port",
+        port,
+        "--url",
+        url,
+        "--key",
+        pipe.signature_key,
+        "--merchant",
+        pmid,
+        "--concurrency",
+        str(args.concurrency),
+        "--duration",
+        str(args.duration),
+        "--warmup",
+        str(args.warmup),
     ]
     meter = CpuMeter(server=proc.popen.pid, kafka=kafka_pid(pipe.base)).start()
     done = subprocess.run(
@@ -106,16 +119,39 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
 
 def report(summary: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     rows = [
-        (name, s["requests_per_s"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["non_200"],
-         s.get("server_cpu_us_per_req", float("nan")), s["server_cpu_pct"], s["client_cpu_pct"],
-         s.get("kafka_cpu_pct", float("nan")), s["machine_busy_pct"])
+        (
+            name,
+            s["requests_per_s"],
+            s["p50_ms"],
+            s["p99_ms"],
+            s["max_ms"],
+            s["non_200"],
+            s.get("server_cpu_us_per_req", float("nan")),
+            s["server_cpu_pct"],
+            s["client_cpu_pct"],
+            s.get("kafka_cpu_pct", float("nan")),
+            s["machine_busy_pct"],
+        )
         for name, s in summary.items()
     ]
-    print(f"\nP1 ingress, {args.concurrency} connections, {args.duration:.0f} s per target "
-          f"after {args.warmup:.0f} s warm-up, median of {args.rounds} round(s)\n")
+    print(
+        f"\nP1 ingress, {args.concurrency} connections, {args.duration:.0f} s per target "
+        f"after {args.warmup:.0f} s warm-up, median of {args.rounds} round(s)\n"
+    )
     print_table(
-        ["target", "req/s", "p50 ms", "p99 ms", "max ms", "non-200", "cpu us/req", "server cpu%",
-         "client cpu%", "kafka cpu%", "machine busy%"],
+        [
+            "target",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "non-200",
+            "cpu us/req",
+            "server cpu%",
+            "client cpu%",
+            "kafka cpu%",
+            "machine busy%",
+        ],
         rows,
     )
     rate = {name: s["requests_per_s"] for name, s in summary.items()}
@@ -130,10 +166,18 @@ def report(summary: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict
     print_table(
         ["ratio", "measured", "target", "met"],
         [
-            ("ingress / edge (b)", f"{ratios['ingress_vs_edge_pct']:.0f} %", ">= 85 %",
-             _yes(ratios["ingress_vs_edge_pct"] >= TARGETS["p1_share_of_edge_pct"])),
-            ("ingress / bare (a)", f"{ratios['ingress_vs_bare_pct']:.0f} %", ">= 42 %",
-             _yes(ratios["ingress_vs_bare_pct"] >= TARGETS["p1_share_of_bare_pct"])),
+            (
+                "ingress / edge (b)",
+                f"{ratios['ingress_vs_edge_pct']:.0f} %",
+                ">= 85 %",
+                _yes(ratios["ingress_vs_edge_pct"] >= TARGETS["p1_share_of_edge_pct"]),
+            ),
+            (
+                "ingress / bare (a)",
+                f"{ratios['ingress_vs_bare_pct']:.0f} %",
+                ">= 42 %",
+                _yes(ratios["ingress_vs_bare_pct"] >= TARGETS["p1_share_of_bare_pct"]),
+            ),
             ("edge (b) / bare (a)", f"{ratios['edge_vs_bare_pct']:.0f} %", "(anchor)", ""),
             ("ingress p99", f"{p99:.1f} ms", "<= 25 ms", _yes(p99 <= TARGETS["p99_ms"])),
         ],
@@ -153,8 +197,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=1, help="measure each target this many times")
     add_quiet_args(p)
     add_db_arg(p)
-    p.add_argument("--profile", action="store_true",
-                   help="run the ingress under cProfile (slower; figures then not comparable)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the ingress under cProfile (slower; figures then not comparable)",
+    )
     args = p.parse_args()
     exit_on_sigterm()
     base = Settings()
@@ -182,16 +229,33 @@ def main() -> None:
             asyncio.run(create_topic(settings, edge_topic, settings.topic_partitions))
             servers = Path(__file__).parent / "_servers.py"
             urls: dict[str, str] = {}
-            for kind, extra in (("bare", []), ("edge", ["--bootstrap", settings.kafka_bootstrap,
-                                                      "--topic", edge_topic,
-                                                      "--key", pipe.signature_key,
-                                                      "--merchant-uuid", merchant_id])):
+            for kind, extra in (
+                ("bare", []),
+                (
+                    "edge",
+                    [
+                        "--bootstrap",
+                        settings.kafka_bootstrap,
+                        "--topic",
+                        edge_topic,
+                        "--key",
+                        pipe.signature_key,
+                        "--merchant-uuid",
+                        merchant_id,
+                    ],
+                ),
+            ):
                 port = free_port()
                 url = urls[kind] = f"http://127.0.0.1:{port}/webhooks/square"
-                anchors.append(spawn(
-                    kind, [str(servers), kind, "--port", str(port), "--url", url, *extra],
-                    pipe.env(), Path(tmp) / "logs" / f"{kind}.log", f"http://127.0.0.1:{port}",
-                ))
+                anchors.append(
+                    spawn(
+                        kind,
+                        [str(servers), kind, "--port", str(port), "--url", url, *extra],
+                        pipe.env(),
+                        Path(tmp) / "logs" / f"{kind}.log",
+                        f"http://127.0.0.1:{port}",
+                    )
+                )
             for proc in anchors:
                 wait_http(proc)
             ingress = start_app(pipe, "ingress", profile=profile)
@@ -213,17 +277,32 @@ def main() -> None:
             asyncio.run(delete_topics(base, prefix))
     summary = summarise(runs)
     ratios = report(summary, args)
-    print(f"\ncheck: {events_in_topic:,} envelopes in {prefix}.events >= {accepted:,} answered 200 "
-          f"in the counted windows: {_yes(events_in_topic >= accepted)}")
-    path = write_results("ingress", {
-        "config": {**vars(args), "prefix": prefix, "database": database,
-                   "loadavg_at_start": loadavg},
-        "runs": runs, "summary": summary, "ratios": ratios, "targets": TARGETS,
-        "events_in_topic": events_in_topic, "keyring": keyring,
-    })
+    print(
+        f"\ncheck: {events_in_topic:,} envelopes in {prefix}.events >= {accepted:,} answered 200 "
+        f"in the counted windows: {_yes(events_in_topic >= accepted)}"
+    )
+    path = write_results(
+        "ingress",
+        {
+            "config": {
+                **vars(args),
+                "prefix": prefix,
+                "database": database,
+                "loadavg_at_start": loadavg,
+            },
+            "runs": runs,
+            "summary": summary,
+            "ratios": ratios,
+            "targets": TARGETS,
+            "events_in_topic": events_in_topic,
+            "keyring": keyring,
+        },
+    )
     keys, urls = keyring.get("active_keys"), keyring.get("urls")
-    print(f"keyring: {keys} active signature key(s) for {urls} URL(s) in the {database} "
-          "database; the ingress computes an HMAC per key, the edge one")
+    print(
+        f"keyring: {keys} active signature key(s) for {urls} URL(s) in the {database} "
+        "database; the ingress computes an HMAC per key, the edge one"
+    )
     print(f"results: {path}")
     if profile:
         print_profile(profile)

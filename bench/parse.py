@@ -80,11 +80,19 @@ def sealed_records(merchants: list[tuple[str, str]], n: int) -> list[SealedEnvel
         digest = hashlib.sha256(hook.body).hexdigest()
         out.append(
             SealedEnvelope(
-                event_id=uuid6.uuid7(), merchant_id=uuid.UUID(ours[hook.merchant_id]),
-                provider_merchant_id=hook.merchant_id, source_event_id=hook.event_id,
-                event_type=hook.event_type, event_hash=digest, raw_payload=hook.body,
-                received_at=now_utc(), signature_key_id="k-bench", seq=seqs[hook.merchant_id],
-                chain_hash=digest, prev_chain_hash=None, sealed_at=now_utc(),
+                event_id=uuid6.uuid7(),
+                merchant_id=uuid.UUID(ours[hook.merchant_id]),
+                provider_merchant_id=hook.merchant_id,
+                source_event_id=hook.event_id,
+                event_type=hook.event_type,
+                event_hash=digest,
+                raw_payload=hook.body,
+                received_at=now_utc(),
+                signature_key_id="k-bench",
+                seq=seqs[hook.merchant_id],
+                chain_hash=digest,
+                prev_chain_hash=None,
+                sealed_at=now_utc(),
             )
         )
     return out
@@ -92,14 +100,17 @@ def sealed_records(merchants: list[tuple[str, str]], n: int) -> list[SealedEnvel
 
 async def prefill(settings: Settings, topic: str, records: list[SealedEnvelope]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=20,
         max_batch_size=256 * 1024,
     )
     await producer.start()
     try:
         futures = [
-            await producer.send(topic, r.to_bytes(), key=str(r.merchant_id).encode(),
-                                headers=r.headers())
+            await producer.send(
+                topic, r.to_bytes(), key=str(r.merchant_id).encode(), headers=r.headers()
+            )
             for r in records
         ]
         await asyncio.gather(*futures)
@@ -117,6 +128,7 @@ async def parse(pipe: Pipeline, merchant_ids: list[str], n: int) -> dict[str, An
     url = pipe.base.database_url.get_secret_value()
     ids = [uuid.UUID(m) for m in merchant_ids]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+
         async def count() -> int:
             row = await (await conn.execute(PARSED_SO_FAR, (ids,))).fetchone()
             return int(row[0]) if row else 0
@@ -159,12 +171,18 @@ def main() -> None:
             merchants = [pipe.add_merchant() for _ in range(args.merchants)]
             records = sealed_records(merchants, args.events)
             asyncio.run(prefill(settings, pipe.topic("sealed"), records))
-            print(f"pre-filled {pipe.topic('sealed')} with {len(records):,} sealed records",
-                  flush=True)
-            results["faust pass-through"] = {**quiet(args), **asyncio.run(
-                passthrough(pipe, len(records)))}
-            results["parse"] = {**quiet(args), **asyncio.run(
-                parse(pipe, [m for m, _ in merchants], len(records)))}
+            print(
+                f"pre-filled {pipe.topic('sealed')} with {len(records):,} sealed records",
+                flush=True,
+            )
+            results["faust pass-through"] = {
+                **quiet(args),
+                **asyncio.run(passthrough(pipe, len(records))),
+            }
+            results["parse"] = {
+                **quiet(args),
+                **asyncio.run(parse(pipe, [m for m, _ in merchants], len(records))),
+            }
         finally:
             pipe.stop_all()
             asyncio.run(delete_topics(base, prefix))
@@ -173,14 +191,26 @@ def main() -> None:
     print()
     print_table(
         ["run", "sealed records/s", "canonical records/s", "worker cpu%", "kafka cpu%"],
-        [(name, r["events_per_s"], r.get("canonical_per_s", ""), r.get("worker_cpu_pct", ""),
-          r.get("kafka_cpu_pct", "")) for name, r in results.items()],
+        [
+            (
+                name,
+                r["events_per_s"],
+                r.get("canonical_per_s", ""),
+                r.get("worker_cpu_pct", ""),
+                r.get("kafka_cpu_pct", ""),
+            )
+            for name, r in results.items()
+        ],
     )
     print(f"\nparse / faust pass-through: {share:.0f} % (sealed records per second)")
-    path = write_results("parse", {
-        "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg},
-        "results": results, "ratios": {"parse_vs_passthrough_pct": share},
-    })
+    path = write_results(
+        "parse",
+        {
+            "config": {**vars(args), "prefix": prefix, "loadavg_at_start": loadavg},
+            "results": results,
+            "ratios": {"parse_vs_passthrough_pct": share},
+        },
+    )
     print(f"results: {path}")
 
 

@@ -94,15 +94,23 @@ async def prefill(
         source_event_id = str(uuid.uuid4())
         body = square_body(pmid, event_id=source_event_id, n=i)
         env = Envelope(
-            event_id=uuid6.uuid7(), merchant_id=uuid.UUID(merchant_id), provider_merchant_id=pmid,
-            source_event_id=source_event_id, event_type="payment.created",
-            event_hash=event_hash(body).hex(), raw_payload=body, received_at=now_utc(),
+            event_id=uuid6.uuid7(),
+            merchant_id=uuid.UUID(merchant_id),
+            provider_merchant_id=pmid,
+            source_event_id=source_event_id,
+            event_type="payment.created",
+            event_hash=event_hash(body).hex(),
+            raw_payload=body,
+            received_at=now_utc(),
             signature_key_id="k-bench",
         )
         records.append((merchant_id.encode(), env.to_bytes(), env.headers()))
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-        linger_ms=20, max_batch_size=256 * 1024,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=256 * 1024,
     )
     await producer.start()
     try:
@@ -125,6 +133,7 @@ async def seal(
     """Run the seal worker until ``sales.evidence_records`` holds ``n`` rows of the run."""
     url = pipe.base.database_url.get_secret_value()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+
         async def count() -> int:
             cur = await conn.execute(SEALED_SO_FAR, (merchant_ids,))
             row = await cur.fetchone()
@@ -136,8 +145,10 @@ async def seal(
         started = time.monotonic()
         if trace:  # the same worker, with timers around the steps of a batch
             proc = spawn(
-                "seal", [str(BENCH / "_seal_trace.py"), "worker", "--app", "seal"],
-                {**pipe.env(), "CANARY_BENCH_TRACE": str(trace)}, pipe.root / "logs" / "seal.log",
+                "seal",
+                [str(BENCH / "_seal_trace.py"), "worker", "--app", "seal"],
+                {**pipe.env(), "CANARY_BENCH_TRACE": str(trace)},
+                pipe.root / "logs" / "seal.log",
                 "",
             )
             pipe.procs.append(proc)
@@ -176,9 +187,12 @@ def copy_same_rows(pipe: Pipeline, merchant_ids: list[str]) -> dict[str, Any]:
         try:
             t0 = time.monotonic()
             for start in range(0, len(rows), BATCH):
-                with conn.cursor() as c, c.copy(
-                    f"COPY {scratch} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-                ) as copy:
+                with (
+                    conn.cursor() as c,
+                    c.copy(
+                        f"COPY {scratch} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                    ) as copy,
+                ):
                     copy.set_types(types)
                     for row in rows[start : start + BATCH]:
                         copy.write_row(row)
@@ -197,30 +211,50 @@ def print_trace(path: Path) -> None:
     whole = totals.pop("seal batch (whole)", 0.0)
     merkle = totals.pop("merkle batch (same app)", 0.0)
     batches = max(1, len(sizes))
-    rows = [(step, calls.get(step, 0), s * 1000 / batches, ratio(s, whole))
-            for step, s in sorted(totals.items(), key=lambda kv: -kv[1])]
+    rows = [
+        (step, calls.get(step, 0), s * 1000 / batches, ratio(s, whole))
+        for step, s in sorted(totals.items(), key=lambda kv: -kv[1])
+    ]
     rest = whole - sum(totals.values())
     rest_ms = rest * 1000 / batches
     rows.append(("rest: begin/commit, bookkeeping", batches, rest_ms, ratio(rest, whole)))
     sizes.sort()
-    print(f"\nseal batches: {len(sizes)}, events per batch median {percentile(sizes, 50)}, "
-          f"min {sizes[0] if sizes else 0}, max {sizes[-1] if sizes else 0}; wall in batches "
-          f"{whole:.2f} s; merkle agent batches in the same process {merkle:.2f} s\n")
+    print(
+        f"\nseal batches: {len(sizes)}, events per batch median {percentile(sizes, 50)}, "
+        f"min {sizes[0] if sizes else 0}, max {sizes[-1] if sizes else 0}; wall in batches "
+        f"{whole:.2f} s; merkle agent batches in the same process {merkle:.2f} s\n"
+    )
     print_table(["step (wall time)", "calls", "ms per batch", "% of batch"], rows)
 
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
-    print(f"\nP4 seal stage alone: {args.events:,} envelopes, {args.merchants} merchants, "
-          f"take_events({BATCH}, {args.batch_seconds}); sales.evidence_records held "
-          f"{results['seal']['evidence_rows_before']:,} rows before\n")
+    print(
+        f"\nP4 seal stage alone: {args.events:,} envelopes, {args.merchants} merchants, "
+        f"take_events({BATCH}, {args.batch_seconds}); sales.evidence_records held "
+        f"{results['seal']['evidence_rows_before']:,} rows before\n"
+    )
     print_table(
-        ["run", "events/s", "first out s", "last out s", "ev/s from start", "worker cpu%",
-         "kafka cpu%", "machine busy%"],
         [
-            (name, r["events_per_s"], r.get("first_output_after_s", ""),
-             r.get("last_output_after_s", r.get("seconds", "")),
-             r.get("events_per_s_from_start", ""), r.get("worker_cpu_pct", ""),
-             r.get("kafka_cpu_pct", ""), r.get("machine_busy_pct", ""))
+            "run",
+            "events/s",
+            "first out s",
+            "last out s",
+            "ev/s from start",
+            "worker cpu%",
+            "kafka cpu%",
+            "machine busy%",
+        ],
+        [
+            (
+                name,
+                r["events_per_s"],
+                r.get("first_output_after_s", ""),
+                r.get("last_output_after_s", r.get("seconds", "")),
+                r.get("events_per_s_from_start", ""),
+                r.get("worker_cpu_pct", ""),
+                r.get("kafka_cpu_pct", ""),
+                r.get("machine_busy_pct", ""),
+            )
             for name, r in results.items()
         ],
     )
@@ -234,10 +268,18 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict
     print_table(
         ["ratio", "measured", "target", "met"],
         [
-            ("seal / faust pass-through", f"{ratios['seal_vs_passthrough_pct']:.0f} %",
-             ">= 60 %", "yes" if met else "NO"),
-            ("seal / COPY of the same rows", f"{ratios['seal_vs_copy_pct']:.1f} %",
-             "(context)", ""),
+            (
+                "seal / faust pass-through",
+                f"{ratios['seal_vs_passthrough_pct']:.0f} %",
+                ">= 60 %",
+                "yes" if met else "NO",
+            ),
+            (
+                "seal / COPY of the same rows",
+                f"{ratios['seal_vs_copy_pct']:.1f} %",
+                "(context)",
+                "",
+            ),
         ],
     )
     return ratios
@@ -249,14 +291,23 @@ def main() -> None:
     p.add_argument("--merchants", type=int, default=8)
     add_quiet_args(p)
     add_db_arg(p)
-    p.add_argument("--batch-seconds", type=float,
-                   default=Settings.model_fields["seal_batch_seconds"].default,
-                   help="take_events window of the seal and the pass-through "
-                   "(CANARY_SEAL_BATCH_SECONDS; default: the project's)")
-    p.add_argument("--trace", action="store_true",
-                   help="time the steps of each seal batch (bench/_seal_trace.py)")
-    p.add_argument("--profile", action="store_true",
-                   help="run the seal worker under cProfile (slower; figures then not comparable)")
+    p.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=Settings.model_fields["seal_batch_seconds"].default,
+        help="take_events window of the seal and the pass-through "
+        "(CANARY_SEAL_BATCH_SECONDS; default: the project's)",
+    )
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="time the steps of each seal batch (bench/_seal_trace.py)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the seal worker under cProfile (slower; figures then not comparable)",
+    )
     args = p.parse_args()
     exit_on_sigterm()
     base = Settings()
@@ -274,16 +325,23 @@ def main() -> None:
     ):
         database = "shared" if settings is base else "scratch"
         print(f"database: {database} ({_db_name(settings)})", flush=True)
-        pipe = Pipeline(settings, Path(tmp), prefix=prefix,
-                        overrides={"CANARY_SEAL_BATCH_SECONDS": batch_seconds})
+        pipe = Pipeline(
+            settings,
+            Path(tmp),
+            prefix=prefix,
+            overrides={"CANARY_SEAL_BATCH_SECONDS": batch_seconds},
+        )
         try:
             pipe.cli("topics", "create")
             with ThreadPoolExecutor(4) as pool:
                 merchants = list(pool.map(lambda _: pipe.add_merchant(), range(args.merchants)))
             merchant_ids = [m for m, _ in merchants]
             fill_rate = asyncio.run(prefill(settings, pipe.topic("events"), merchants, args.events))
-            print(f"pre-filled {pipe.topic('events')} with {args.events:,} envelopes "
-                  f"({fill_rate:,.0f}/s)", flush=True)
+            print(
+                f"pre-filled {pipe.topic('events')} with {args.events:,} envelopes "
+                f"({fill_rate:,.0f}/s)",
+                flush=True,
+            )
             print("faust pass-through ...", flush=True)
             waited = quiet(args)
             passed = asyncio.run(passthrough(pipe, args.events))
@@ -299,12 +357,22 @@ def main() -> None:
             pipe.stop_all()
             asyncio.run(delete_topics(base, prefix))
     ratios = report(results, args)
-    path = write_results("seal", {
-        "config": {**vars(args), "prefix": prefix, "database": database, "batch": BATCH,
-                   "loadavg_at_start": loadavg, "seal_batch_seconds": batch_seconds},
-        "results": results, "ratios": ratios,
-        "targets": {"seal_vs_passthrough_pct": TARGET_SHARE_OF_PASSTHROUGH_PCT},
-    })
+    path = write_results(
+        "seal",
+        {
+            "config": {
+                **vars(args),
+                "prefix": prefix,
+                "database": database,
+                "batch": BATCH,
+                "loadavg_at_start": loadavg,
+                "seal_batch_seconds": batch_seconds,
+            },
+            "results": results,
+            "ratios": ratios,
+            "targets": {"seal_vs_passthrough_pct": TARGET_SHARE_OF_PASSTHROUGH_PCT},
+        },
+    )
     print(f"results: {path}")
     if trace:
         print_trace(trace)

@@ -25,6 +25,7 @@ from canary_stream.square.fake import Fault
 
 pytestmark = pytest.mark.integration
 
+
 async def new_order(fake: ThreadedFake, seller: str) -> dict[str, Any]:
     """A sale made in the fake now; its signed webhooks delivered to the subscribers."""
     async with aiohttp.ClientSession() as http:

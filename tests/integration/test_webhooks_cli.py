@@ -65,8 +65,12 @@ def fake_square(tmp_path: Path) -> Iterator[FakeSquare]:
     with open(log, "wb") as out:
         popen = subprocess.Popen(
             [sys.executable, "-m", "canary_stream.cli.main", "fake-square", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     fake = FakeSquare(f"http://127.0.0.1:{port}", token, popen, log)
     deadline = time.monotonic() + 30
@@ -112,8 +116,13 @@ async def test_register_list_rotate_with_overlap_and_expiry(pipeline_factory, fa
     assert f"signature key stored as {sub_id}.k1" in out
     remote = fake_square.get("/v2/webhooks/subscriptions")["subscriptions"]
     assert [(s["id"], s["notification_url"]) for s in remote] == [(sub_id, pipe.notification_url)]
-    assert {"payment.created", "order.fulfillment.updated", "oauth.authorization.revoked",
-            "dispute.state.updated", "payout.paid"} <= set(remote[0]["event_types"])
+    assert {
+        "payment.created",
+        "order.fulfillment.updated",
+        "oauth.authorization.revoked",
+        "dispute.state.updated",
+        "payout.paid",
+    } <= set(remote[0]["event_types"])
     key1 = fake_square.signature_key(sub_id)
 
     again = cli("webhooks", "register")
@@ -150,8 +159,11 @@ async def test_register_list_rotate_with_overlap_and_expiry(pipeline_factory, fa
     assert _signed_post(pipe, pmid, key2)[0] == 401
 
     listing = cli("webhooks", "list")
-    rows = {line.split("│")[1].strip(): line for line in listing.splitlines()
-            if line.count("│") > 2 and sub_id in line}
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in listing.splitlines()
+        if line.count("│") > 2 and sub_id in line
+    }
     assert set(rows) == {f"{sub_id}.k1", f"{sub_id}.k2", f"{sub_id}.k3"}
     assert rows[f"{sub_id}.k3"].rstrip(" │").endswith("yes")
     assert rows[f"{sub_id}.k1"].rstrip(" │").endswith("no")
@@ -170,7 +182,11 @@ def test_square_failures_are_one_line(pipeline_factory, fake_square):
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "canary_stream.cli.main", *args],
-            cwd=ROOT, env=pipe.env(**env), capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=pipe.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     wrong = run("webhooks", "register", CANARY_SQUARE_ACCESS_TOKEN="wrong-token")

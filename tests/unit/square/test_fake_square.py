@@ -28,8 +28,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BASE = "/v2/webhooks/subscriptions"
 URL = "https://example.test/webhooks/square"
 SUBSCRIPTION_FIELDS = {
-    "id", "name", "enabled", "event_types", "notification_url", "api_version",
-    "signature_key", "created_at", "updated_at",
+    "id",
+    "name",
+    "enabled",
+    "event_types",
+    "notification_url",
+    "api_version",
+    "signature_key",
+    "created_at",
+    "updated_at",
 }
 
 
@@ -82,15 +89,27 @@ async def test_create_defaults_api_version_to_the_square_version_header(http):
 @pytest.mark.parametrize(
     ("subscription", "field", "code"),
     [
-        ({"event_types": ["payment.created"]}, "subscription.notification_url",
-         "MISSING_REQUIRED_PARAMETER"),
-        ({"notification_url": "not a url", "event_types": ["payment.created"]},
-         "subscription.notification_url", "INVALID_VALUE"),
+        (
+            {"event_types": ["payment.created"]},
+            "subscription.notification_url",
+            "MISSING_REQUIRED_PARAMETER",
+        ),
+        (
+            {"notification_url": "not a url", "event_types": ["payment.created"]},
+            "subscription.notification_url",
+            "INVALID_VALUE",
+        ),
         ({"notification_url": URL, "event_types": []}, "subscription.event_types", "ARRAY_EMPTY"),
-        ({"notification_url": URL, "event_types": ["Payment Created"]},
-         "subscription.event_types", "INVALID_ARRAY_VALUE"),
-        ({"notification_url": URL, "event_types": ["payment.created"], "name": "x" * 65},
-         "subscription.name", "VALUE_TOO_LONG"),
+        (
+            {"notification_url": URL, "event_types": ["Payment Created"]},
+            "subscription.event_types",
+            "INVALID_ARRAY_VALUE",
+        ),
+        (
+            {"notification_url": URL, "event_types": ["payment.created"], "name": "x" * 65},
+            "subscription.name",
+            "VALUE_TOO_LONG",
+        ),
     ],
 )
 async def test_create_validates_like_square(http, subscription, field, code):
@@ -160,8 +179,11 @@ async def test_empty_list_is_an_empty_object(http):
 
 async def test_update_disable_then_list_and_delete(http):
     sub = await _create(http)
-    resp = await http.put(f"{BASE}/{sub['id']}", json={"subscription": {"enabled": False,
-                          "name": "off"}}, headers=AUTH)
+    resp = await http.put(
+        f"{BASE}/{sub['id']}",
+        json={"subscription": {"enabled": False, "name": "off"}},
+        headers=AUTH,
+    )
     updated = (await resp.json())["subscription"]
     assert updated["enabled"] is False and updated["name"] == "off"
     assert "signature_key" not in updated
@@ -187,8 +209,13 @@ async def test_signature_key_rotation_replaces_the_key(http):
 
 # Auth ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                {"Authorization": "Bearer "}],
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer "},
+    ],
 )
 async def test_requests_without_the_application_token_get_401(http, state, headers):
     resp = await http.get(BASE, headers=headers)
@@ -196,9 +223,11 @@ async def test_requests_without_the_application_token_get_401(http, state, heade
     err = _error(await resp.json())
     assert (err["category"], err["code"]) == ("AUTHENTICATION_ERROR", "UNAUTHORIZED")
     assert TOKEN not in await resp.text()
-    post = await http.post(BASE, json={"subscription": {"notification_url": URL,
-                                                        "event_types": ["payment.created"]}},
-                           headers=headers)
+    post = await http.post(
+        BASE,
+        json={"subscription": {"notification_url": URL, "event_types": ["payment.created"]}},
+        headers=headers,
+    )
     assert post.status == 401 and not state.webhooks.subscriptions
 
 
@@ -269,8 +298,14 @@ async def test_sdk_create_list_retrieve_rotate(settings, state):
 async def test_sdk_pager_follows_cursors(settings, state):
     store: WebhookStore = state.webhooks
     for i in range(105):
-        store.create(notification_url=f"{URL}/{i}", event_types=["payment.created"], name=None,
-                     enabled=True, api_version="2026-09-16", now=datetime.now(UTC))
+        store.create(
+            notification_url=f"{URL}/{i}",
+            event_types=["payment.created"],
+            name=None,
+            enabled=True,
+            api_version="2026-09-16",
+            now=datetime.now(UTC),
+        )
     async with sq.square_client(settings) as client:
         assert len(await sq.list_subscriptions(client)) == 105
 
@@ -301,9 +336,7 @@ async def test_sdk_retries_honour_retry_after_then_give_up(settings, state):
 
 
 async def test_unreachable_square_is_unavailable():
-    cfg = Settings(
-        _env_file=None, square_base_url="http://127.0.0.1:9", square_access_token=TOKEN
-    )
+    cfg = Settings(_env_file=None, square_base_url="http://127.0.0.1:9", square_access_token=TOKEN)
     async with sq.square_client(cfg) as client:
         with pytest.raises(SquareUnavailable) as exc:
             await sq.list_subscriptions(client)

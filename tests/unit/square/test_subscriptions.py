@@ -23,10 +23,17 @@ def _key(key_id: str) -> SigningKey:
 
 
 def test_key_ids_count_up_per_subscription():
-    keys = [_key("wbhk_a.k1"), _key("wbhk_a.k2"), _key("wbhk_ab.k7"), _key("sq-123"),
-            _key("wbhk_a.k10")]
+    keys = [
+        _key("wbhk_a.k1"),
+        _key("wbhk_a.k2"),
+        _key("wbhk_ab.k7"),
+        _key("sq-123"),
+        _key("wbhk_a.k10"),
+    ]
     assert [k.key_id for k in subscription_keys(keys, "wbhk_a")] == [
-        "wbhk_a.k1", "wbhk_a.k2", "wbhk_a.k10",
+        "wbhk_a.k1",
+        "wbhk_a.k2",
+        "wbhk_a.k10",
     ]
     assert next_key_id(subscription_keys(keys, "wbhk_a"), "wbhk_a") == "wbhk_a.k11"
     assert next_key_id([], "wbhk_new") == "wbhk_new.k1"
