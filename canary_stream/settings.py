@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from canary_stream.errors import ConfigError
@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     ingress_read_timeout_seconds: float = Field(10.0, gt=0)
     ingress_max_in_flight: int = Field(1024, ge=1)
     signature_dead_letter_per_minute: int = Field(60, ge=0)
-    notification_url: str = "http://127.0.0.1:8080/webhooks/square"
+    #: The URL Square delivers to (signatures cover it); empty: the ingress's own address,
+    #: ``http://{ingress_host}:{ingress_port}/webhooks/square`` (set it behind a proxy).
+    notification_url: str = ""
 
     # Consumer groups: how soon a dead worker's partitions move to a live one
     consumer_session_timeout_seconds: float = Field(20.0, ge=6.0, le=300.0)
@@ -164,6 +166,20 @@ class Settings(BaseSettings):
                 raise ValueError("must be host:port[,host:port]")
         return value
 
+    @field_validator("notification_url")
+    @classmethod
+    def _check_notification_url(cls, value: str) -> str:
+        if value:
+            check_notification_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _default_notification_url(self) -> Settings:
+        if not self.notification_url:
+            host = self.ingress_host if self.ingress_host not in ("0.0.0.0", "::") else "127.0.0.1"
+            self.notification_url = f"http://{host}:{self.ingress_port}/webhooks/square"
+        return self
+
     @field_validator("database_url", "owner_database_url")
     @classmethod
     def _check_db_url(cls, value: SecretStr) -> SecretStr:
@@ -210,6 +226,17 @@ class Settings(BaseSettings):
     #: derived from ``checkpoint_signing_key`` when empty.
     checkpoint_public_key: str = ""
     mcp_port: int = 8092
+
+
+def check_notification_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL with a host, else ``ValueError``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL such as {EXAMPLE_NOTIFICATION_URL}")
+    return url
+
+
+EXAMPLE_NOTIFICATION_URL = "https://example.com/webhooks/square"
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -149,7 +149,7 @@ def _follow_loop(paths: dict[str, Path], offsets: dict[str, int], prefix: bool) 
 
 @app.command()
 def env() -> None:
-    """Print export NAME='value' lines for the stack's URLs and local dev secrets.
+    """Print export NAME='value' lines for the stack's URLs, the webhook URL and local dev secrets.
 
     Example: eval "$(canary-stream stack env)"
     """
@@ -157,7 +157,11 @@ def env() -> None:
         from canary_stream.stack import stack
         from canary_stream.stack.envfile import render_exports
 
-        typer.echo(render_exports(stack.ensure_env(get_settings())), nl=False)
+        settings = get_settings()
+        values = stack.ensure_env(settings)
+        # where the local ingress takes Square's deliveries (signatures cover this URL)
+        values["CANARY_NOTIFICATION_URL"] = settings.notification_url
+        typer.echo(render_exports(values), nl=False)
 
 
 if __name__ == "__main__":

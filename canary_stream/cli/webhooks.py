@@ -33,8 +33,10 @@ app = typer.Typer(
 @app.command()
 @one_line_errors
 def add(
-    notification_url: str = typer.Option(
-        ..., "--notification-url", help="URL registered with Square"
+    notification_url: str | None = typer.Option(
+        None,
+        "--notification-url",
+        help="URL registered with Square (default: CANARY_NOTIFICATION_URL)",
     ),
     key_id: str | None = typer.Option(None, "--key-id", help="Name for the key (default: derived)"),
 ) -> None:
@@ -44,7 +46,18 @@ def add(
     """
     from canary_stream.db.signing_keys import add_key
     from canary_stream.evidence.crypto import KeyRing
+    from canary_stream.settings import check_notification_url
 
+    cfg = settings()
+    if notification_url is None:
+        notification_url = cfg.notification_url
+    try:
+        check_notification_url(notification_url)
+    except ValueError as exc:
+        raise fail(
+            f"--notification-url {notification_url!r} {exc}: the exact URL of the subscription "
+            "(leave the option out for CANARY_NOTIFICATION_URL)"
+        ) from None
     secret = sys.stdin.buffer.read().strip()
     if not secret:
         raise fail(
@@ -54,7 +67,6 @@ def add(
         key_id
         or "sq-" + hashlib.sha256(notification_url.encode() + b"\n" + secret).hexdigest()[:12]
     )
-    cfg = settings()
     ring = KeyRing(cfg.encryption_ring())
 
     async def go() -> None:

@@ -64,6 +64,10 @@ def test_env_exports_the_urls_and_secrets() -> None:
     assert values["CANARY_DATABASE_URL"].startswith("postgresql://")
     settings = Settings(**{k.removeprefix("CANARY_").lower(): v for k, v in values.items()})
     assert len(settings.encryption_ring()) == 1
+    # the README's `webhooks add --notification-url "$CANARY_NOTIFICATION_URL"` needs it
+    assert values["CANARY_NOTIFICATION_URL"] == (
+        f"http://127.0.0.1:{Settings().ingress_port}/webhooks/square"
+    )
 
 
 def test_database_url_connects_as_the_app_role() -> None:

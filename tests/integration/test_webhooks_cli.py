@@ -201,3 +201,34 @@ def test_square_failures_are_one_line(pipeline_factory, fake_square):
     none = run("webhooks", "rotate")
     assert none.returncode == 1
     assert "no Square subscription delivers to" in none.stderr
+
+
+async def test_add_defaults_to_the_notification_url_and_refuses_a_bad_one(pipeline_factory, engine):
+    from sqlalchemy import text
+
+    pipe = pipeline_factory()
+    key_id = f"k-{uuid.uuid4().hex[:8]}"
+    added = pipe.cli("webhooks", "add", "--key-id", key_id, input=b"a-signature-key")
+    assert added.stdout.strip() == f"added key {key_id} for {pipe.notification_url}"
+    for bad in ("", "webhooks/square"):
+        refused = pipe.cli(
+            "webhooks", "add", "--notification-url", bad, "--key-id", f"{key_id}-bad",
+            input=b"another-key", check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert refused.stderr.strip() == (
+            f"canary-stream: --notification-url {bad!r} must be an absolute http(s) URL such as "
+            "https://example.com/webhooks/square: the exact URL of the subscription "
+            "(leave the option out for CANARY_NOTIFICATION_URL)"
+        ), refused.stderr
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                text(
+                    "SELECT key_id, notification_url FROM app.webhook_signing_keys "
+                    "WHERE key_id LIKE :k ORDER BY key_id"
+                ),
+                {"k": f"{key_id}%"},
+            )
+        ).all()
+    assert [tuple(r) for r in stored] == [(key_id, pipe.notification_url)]

@@ -43,3 +43,26 @@ def test_missing_encryption_key_says_what_to_do():
 def test_sqlalchemy_url_uses_psycopg():
     s = Settings(_env_file=None, database_url="postgresql://a:b@h:1/d")  # type: ignore[call-arg]
     assert s.sqlalchemy_url() == "postgresql+psycopg://a:b@h:1/d"
+
+
+def test_notification_url_defaults_to_the_ingress_address(monkeypatch):
+    monkeypatch.delenv("CANARY_NOTIFICATION_URL", raising=False)
+    s = Settings(_env_file=None, ingress_port=9191)  # type: ignore[call-arg]
+    assert s.notification_url == "http://127.0.0.1:9191/webhooks/square"
+    s = Settings(_env_file=None, ingress_host="0.0.0.0", ingress_port=80)  # type: ignore[call-arg]
+    assert s.notification_url == "http://127.0.0.1:80/webhooks/square"
+    s = Settings(_env_file=None, notification_url="https://shop.example/hooks")  # type: ignore[call-arg]
+    assert s.notification_url == "https://shop.example/hooks"
+
+
+@pytest.mark.parametrize("url", ["webhooks/square", "ftp://x/y", "http://", "https:///path"])
+def test_notification_url_must_be_absolute_http(monkeypatch, url):
+    monkeypatch.setenv("CANARY_NOTIFICATION_URL", url)
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as err:
+        get_settings()
+    get_settings.cache_clear()
+    assert str(err.value) == (
+        "CANARY_NOTIFICATION_URL: Value error, must be an absolute http(s) URL such as "
+        "https://example.com/webhooks/square (fix the environment or .env)"
+    )
