@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -40,11 +41,29 @@ from canary_stream.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: Ports handed out in this test run (processes bind them later, so a port must not be
+#: handed out twice).
+_HANDED_OUT: set[int] = set()
+#: Below the kernel's ephemeral range (32768 to 60999), so no outgoing connection takes a port
+#: between the draw and the process binding it; above the stack's fixed ports.
+_PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now and this run has not handed out before."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(*_PORT_RANGE)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port in 1000 draws")
 
 
 @dataclass
@@ -180,7 +199,7 @@ class Pipeline:
 
     # Broker and database ------------------------------------------------------------
     def cli(
-        self, *args: str, input: bytes | None = None, check: bool = True
+        self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run ``canary-stream ARGS`` against this pipeline; returns the completed process."""
         result = subprocess.run(
@@ -189,7 +208,7 @@ class Pipeline:
             env=self.env(),
             input=input,
             capture_output=True,
-            timeout=120,
+            timeout=timeout,
         )
         done = subprocess.CompletedProcess(
             result.args, result.returncode, result.stdout.decode(), result.stderr.decode()

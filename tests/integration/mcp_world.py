@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -191,12 +190,6 @@ async def seed(settings: Settings) -> World:
     txns = sorted([(T[0], p1), (T[1], p2), (T[1], v1), (T[2], r1)])
     env = {**os.environ, "CANARY_CARD_HASH_KEYS": RING}
     return World(a, b, cust_a, cust_b, [t for _, t in txns], token_a, revoked, proofs_token, env)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -76,9 +76,17 @@ async def test_a_seeded_day_keeps_customers_exact(pipeline_factory, engine):
     assert set(statuses) == {200}
     merchant_ids = [uuid.UUID(m) for m in ours.values()]
     await wait_for(lambda: _logged(engine, merchant_ids, "PARSE", len(hooks)), 180, 1)
-    detection = await read_topic(pipe.settings(), pipe.topic("detection"))
-    events = {json.loads(r.value)["event_id"] for r in detection}
-    await wait_for(lambda: _logged(engine, merchant_ids, "CUSTOMERS", len(events)), 180, 1)
+    # parse logs before it publishes: read the topic until two reads agree and customers has
+    # logged every event on it
+    seen: list[int] = []
+
+    async def caught_up() -> bool:
+        detection = await read_topic(pipe.settings(), pipe.topic("detection"))
+        seen.append(len({json.loads(r.value)["event_id"] for r in detection}))
+        stable = len(seen) > 1 and seen[-1] == seen[-2]
+        return stable and await _logged(engine, merchant_ids, "CUSTOMERS", seen[-1])
+
+    await wait_for(caught_up, 180, 1)
 
     for pmid, merchant_id in ours.items():
         async with engine.connect() as conn:

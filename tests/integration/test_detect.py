@@ -131,15 +131,22 @@ async def test_crafted_webhooks_raise_exactly_the_expected_alerts(pipeline_facto
     ]
 
     # canary.alerts holds the same alerts with their modes
+    # (the database commit comes before the publish: wait until the last batch is published)
     settings = pipe.settings()
-    published = [
-        json.loads(r.value)
-        for r in await read_topic(settings, pipe.topic("alerts"))
-        if r.key == merchant_id.encode()
-    ]
-    assert {(a["alert_id"], a["mode"]) for a in published} == {
-        (str(r.alert_id), r.mode) for r in rows
-    }
+    stored = {(str(r.alert_id), r.mode) for r in rows}
+
+    async def published() -> set[tuple[str, str]] | None:
+        found = {
+            (a["alert_id"], a["mode"])
+            for a in (
+                json.loads(r.value)
+                for r in await read_topic(settings, pipe.topic("alerts"))
+                if r.key == merchant_id.encode()
+            )
+        }
+        return found if found >= stored else None
+
+    assert await wait_for(published, timeout=30) == stored
     headers = dict((await read_topic(settings, pipe.topic("alerts")))[0].headers)
     assert headers["record-type"] == b"alert"
 

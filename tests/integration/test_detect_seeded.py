@@ -6,7 +6,6 @@ each counted), and ``app.cases`` exactly the cases of the escalating alerting-mo
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -79,7 +78,6 @@ async def _rows(engine: Any, sql: str, **params: Any) -> list[Any]:
 async def test_a_seeded_day_with_every_pattern_raises_exactly_the_expected_alerts(
     pipeline_factory, engine
 ):
-    began = time.monotonic()
     background, injections = seeded_day()
     pipe = pipeline_factory()
     renamed = {old: _fresh(old) for old in {h.merchant_id for h in background}}
@@ -159,4 +157,3 @@ async def test_a_seeded_day_with_every_pattern_raises_exactly_the_expected_alert
         engine, "SELECT alert_id FROM app.case_alerts WHERE merchant_id = ANY(:m)", m=merchants
     )
     assert [link.alert_id for link in links] == [escalating[0].alert_id]
-    assert time.monotonic() - began < 180

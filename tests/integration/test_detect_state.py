@@ -196,7 +196,8 @@ async def test_dry_run_and_backfill_alerts_are_stored_but_never_escalate(pipelin
                     {"m": [uuid.UUID(merchant_id), uuid.UUID(other_id)]},
                 )
             )
-        return rows or None
+        # the first merchant's record may sit on another partition, taken in a later batch
+        return rows if rows and await _alerts(engine, merchant_id) else None
 
     cases = await wait_for(cased, timeout=60)
     mine = await _alerts(engine, merchant_id)

@@ -300,7 +300,7 @@ def test_up_runs_the_fake_square_when_asked_and_down_stops_it(pipeline_factory):
         CANARY_SQUARE_ACCESS_TOKEN=APP_TOKEN,
     )
     try:
-        pipe.cli("up", "--wait", "60")
+        pipe.cli("up", "--wait", "120", timeout=180)
         processes = json.loads(pipe.cli("ps", "--json").stdout)
         assert processes[0]["name"] == "fake-square" and processes[0]["alive"] is True
         assert processes[0]["url"] == f"http://127.0.0.1:{port}/_fake"
@@ -311,7 +311,7 @@ def test_up_runs_the_fake_square_when_asked_and_down_stops_it(pipeline_factory):
         with urllib.request.urlopen(request, timeout=5) as r:
             assert len(json.loads(r.read())["merchants"]) == 2
     finally:
-        down = pipe.cli("down")
+        down = pipe.cli("down", timeout=240)
     assert down.stdout.strip().endswith("ingress, fake-square")
     # without CANARY_FAKE_SQUARE, ps lists the fake only while it runs
     pipe.overrides.pop("CANARY_FAKE_SQUARE")

@@ -149,16 +149,6 @@ async def test_body_over_the_hard_cap_gets_413_and_nothing_is_kept(front, case):
     assert await envelopes_of(pipe, sha256_hex(body)) == []
 
 
-async def test_body_of_exactly_the_hard_cap_is_accepted_as_oversize(front, engine):
-    body = sized_body(front.pmid, HARD_CAP)
-    status, answer = front.pipe.post(body)
-    assert status == 200, answer
-    row = await sealed(engine, answer["event_id"])
-    assert (row.raw_size, row.oversize, row.parse_failed) == (HARD_CAP, True, False)
-    assert row.event_hash.hex() == sha256_hex(body)
-    assert stored_bytes(front.pipe, row) == body
-
-
 @pytest.mark.parametrize("trickle", [False, True], ids=["stalled", "trickling"])
 async def test_slow_client_is_cut_off_at_the_read_timeout(front, trickle):
     body = sized_body(front.pmid, 1000)

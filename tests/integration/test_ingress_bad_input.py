@@ -34,6 +34,7 @@ from canary_stream.kafka import publish
 pytestmark = pytest.mark.integration
 
 SOFT_CAP = 256 * 1024
+HARD_CAP = 2 * 1024 * 1024
 
 
 def _without(pmid: str, *names: str, **values: object) -> bytes:
@@ -151,6 +152,18 @@ async def test_body_above_the_soft_cap_is_sealed_as_oversize_and_not_parsed(desk
     assert (row.parse_failed, row.oversize) == (False, size > SOFT_CAP)
     if size > SOFT_CAP:
         assert await logged(engine, str(row.event_id), "PARSE") == {("SKIPPED", "oversize")}
+
+
+async def test_body_of_exactly_the_hard_cap_is_accepted_as_oversize(desk, engine):
+    # here, not beside the other cap tests: their ingress reads with a 1 s timeout, short for
+    # 2 MiB on a loaded machine
+    body = sized_body(desk.pmid, HARD_CAP)
+    status, answer = desk.pipe.post(body)
+    assert status == 200, answer
+    row = await sealed(engine, answer["event_id"])
+    assert (row.raw_size, row.oversize, row.parse_failed) == (HARD_CAP, True, False)
+    assert row.event_hash.hex() == sha256_hex(body)
+    assert stored_bytes(desk.pipe, row) == body
 
 
 async def test_event_type_we_do_not_handle_is_sealed_and_ignored_by_parse(desk, engine):

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from harness import free_port
 from mcp import Client
 from mcp_world import (
     NOT_FOUND,
@@ -26,7 +27,6 @@ from mcp_world import (
     call,
     card_hash,
     customer_a,
-    free_port,
     http_client,
     seed,
     stdio_client,

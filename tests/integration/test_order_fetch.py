@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -118,13 +117,9 @@ async def test_an_order_made_in_the_fake_becomes_one_sealed_sale(pipeline_factor
     raw = base64.b64decode(envelopes[0]["raw_payload"])
     assert json.loads(raw)["order"]["id"] == order["id"]
     assert hashlib.sha256(raw).digest() == bytes(polled[0].event_hash)
-    # every thin event's fetch is done: the queue is empty
-    assert (
-        await _rows(
-            engine, "SELECT 1 FROM sales.parse_deferrals WHERE merchant_id = :m", m=merchant_id
-        )
-        == []
-    )
+    # every thin event's fetch is done: the queue empties (a second thin event of the order
+    # may be fetched on a later tick)
+    await wait_for(lambda: _no_deferrals(engine, merchant_id), timeout=30)
 
 
 async def test_a_429_storm_at_one_merchant_does_not_hold_back_another(
@@ -136,12 +131,11 @@ async def test_a_429_storm_at_one_merchant_does_not_hold_back_another(
         Fault(429, times=10_000, path_prefix="/v2/orders", retry_after=1, merchant_id=stormy)
     )
     blocked = (await new_order(fake, stormy))["order"]
-    started = time.monotonic()
     passed = (await new_order(fake, calm))["order"]
+    # the storm lasts until the test clears it: the calm merchant's sale lands during it
     await wait_for(
         lambda: _rows(engine, SALES_SQL, m=uuid.UUID(merchants[1]), o=passed["id"]), timeout=60
     )
-    calm_seconds = time.monotonic() - started
     waiting = await wait_for(
         lambda: _rows(
             engine,
@@ -153,7 +147,6 @@ async def test_a_429_storm_at_one_merchant_does_not_hold_back_another(
     )
     assert "SquareRateLimited" in waiting[0].last_error
     assert await _rows(engine, SALES_SQL, m=uuid.UUID(merchants[0]), o=blocked["id"]) == []
-    assert calm_seconds < 30  # the calm merchant did not wait for the storm to end
     fake.state.faults.pending.clear()
     await wait_for(
         lambda: _rows(engine, SALES_SQL, m=uuid.UUID(merchants[0]), o=blocked["id"]), timeout=90
@@ -188,7 +181,11 @@ async def test_an_order_that_cannot_be_fetched_is_dead_lettered(pipeline_factory
     assert [(d["stage"], d["merchant_id"]) for d in letters] == [("fetch", merchants[0])]
     assert "3 times" in letters[0]["error"] and "SquareNotFound" in letters[0]["error"]
     assert letters[0]["envelope"]["source_event_id"] == body["event_id"]
-    assert await _rows(
-        engine, "SELECT 1 FROM sales.parse_deferrals WHERE merchant_id = :m",
-        m=uuid.UUID(merchants[0]),
-    ) == []  # fmt: skip
+    await wait_for(lambda: _no_deferrals(engine, uuid.UUID(merchants[0])), timeout=30)
+
+
+async def _no_deferrals(engine: Any, merchant_id: uuid.UUID) -> bool:
+    rows = await _rows(
+        engine, "SELECT 1 FROM sales.parse_deferrals WHERE merchant_id = :m", m=merchant_id
+    )
+    return rows == []

@@ -114,9 +114,8 @@ async def test_fetched_order_and_drawer_pages_become_ledger_rows(pipeline_factor
         "PAID_OUT",
         "PAID_OUT",
     ]
-    assert [(r.state, r.closed_cash_cents) for r in await _query(engine, SHIFTS, m)] == [
-        ("CLOSED", 9970)
-    ]
+    shifts = await wait_for(lambda: _query(engine, SHIFTS, m, 1), timeout=30)  # a later batch
+    assert [(r.state, r.closed_cash_cents) for r in shifts] == [("CLOSED", 9970)]
 
 
 TRANSACTIONS = (

@@ -50,6 +50,7 @@ async def test_unknown_merchant_is_sealed_after_onboarding_and_replay(pipeline_f
     # A second replay sends it again; seal republishes the stored row and adds no link.
     pipe.cli("replay", "dead-letters", "--reason", "unknown_merchant", "--merchant", pmid)
     await wait_for(lambda: _events(pipe, 2))
+    await wait_for(lambda: _sealed_times(pipe, event_id, 2))  # seal has taken the second one
     assert len(await evidence_rows(engine, merchant_id)) == 1
 
 
@@ -65,6 +66,11 @@ def test_replay_refuses_a_reason_that_is_not_replayable(pipeline_factory):
 
 async def _rows(engine, merchant_id):
     return await evidence_rows(engine, merchant_id) or None
+
+
+async def _sealed_times(pipe, event_id, n):
+    records = await read_topic(pipe.settings(), pipe.topic("sealed"))
+    return sum(json.loads(r.value)["event_id"] == event_id for r in records) >= n
 
 
 async def _events(pipe, n):
