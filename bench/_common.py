@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import json
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -47,6 +46,7 @@ from pydantic import SecretStr  # noqa: E402
 
 from canary_stream.db.migrate import upgrade  # noqa: E402
 from canary_stream.kafka import make_admin  # noqa: E402
+from canary_stream.processes import spawn_python  # noqa: E402
 from canary_stream.settings import Settings  # noqa: E402
 
 __all__ = [
@@ -233,18 +233,8 @@ def spawn(
     profile: Path | None = None,
 ) -> Proc:
     """Start ``python [-m cProfile -o PROFILE] ARGS`` in its own session, output to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
     prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    with open(log, "ab") as out:
-        popen = subprocess.Popen(
-            [sys.executable, *prof, *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    popen = spawn_python([*prof, *args], log, env, cwd=ROOT)
     return Proc(name, popen, url, log)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -100,6 +101,24 @@ def _pidfile(settings: Settings, name: str) -> PidFile:
     return PidFile(settings.state_dir / "run" / f"proc-{name}.pid")
 
 
+def spawn_python(
+    args: Sequence[str], log: Path, env: Mapping[str, str], cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``python ARGS`` in its own session (signals to the caller's group pass it by),
+    stdin closed, stdout and stderr appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def log_path(settings: Settings, name: str) -> Path:
     """Where a process's output goes."""
     return settings.state_dir / "logs" / f"{name}.log"
@@ -113,17 +132,9 @@ def start_all(settings: Settings, names: list[str] | None = None) -> list[Proces
         pidfile = _pidfile(settings, spec.name)
         if pidfile.live_pid() is not None:
             continue
-        log = log_path(settings, spec.name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "canary_stream.cli.main", *spec.args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=os.environ.copy(),
-            )
+        proc = spawn_python(
+            ["-m", "canary_stream.cli.main", *spec.args], log_path(settings, spec.name), os.environ
+        )
         pidfile.write(proc.pid)
     return status_all(settings)
 

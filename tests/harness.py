@@ -36,6 +36,7 @@ from canary_stream.db.engine import make_engine
 from canary_stream.ingress.signature import compute_signature
 from canary_stream.models.envelope import Envelope
 from canary_stream.models.wire import now_utc
+from canary_stream.processes import spawn_python
 from canary_stream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,21 +153,11 @@ class Pipeline:
         args = ["ingress"] if name == "ingress" else ["worker", "--app", name]
         index = sum(1 for p in self.procs if p.name == name)
         log = self.root / "logs" / f"{name}-{index}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         env = self.env()
         if index:  # a second process of the same app: its own port and store
             env[f"CANARY_{name.upper()}_WEB_PORT"] = str(free_port())
             env["CANARY_STATE_DIR"] = str(self.root / f"replica-{index}")
-        with open(log, "ab") as out:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", "canary_stream.cli.main", *args],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        popen = spawn_python(["-m", "canary_stream.cli.main", *args], log, env, cwd=ROOT)
         port = (
             env["CANARY_INGRESS_PORT"]
             if name == "ingress"

@@ -31,8 +31,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +39,8 @@ from typing import Any
 import pytest
 from harness import ROOT, Pipeline, Proc, make_envelope, produce
 from sqlalchemy import text
+
+from canary_stream.processes import spawn_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
@@ -211,16 +211,7 @@ def start_seal(pipe: Pipeline, dump_path: str) -> Proc:
         env["SOAK_SEEK_DELAY"] = SEEK_DELAY
     if FIX:
         env["SOAK_FIX"] = "1"
-    with open(log, "ab") as out:
-        popen = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    popen = spawn_python(["-c", BOOTSTRAP], log, env, cwd=ROOT)
     proc = Proc("seal", popen, f"http://127.0.0.1:{env['CANARY_SEAL_WEB_PORT']}", log)
     pipe.procs.append(proc)
     pipe.wait_ready(proc, 120)

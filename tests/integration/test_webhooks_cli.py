@@ -23,6 +23,7 @@ import pytest
 from harness import ROOT, Pipeline, free_port, square_body, wait_for
 
 from canary_stream.ingress.directory import KEYRING_REFRESH_SECONDS
+from canary_stream.processes import spawn_python
 
 pytestmark = pytest.mark.integration
 
@@ -62,16 +63,9 @@ def fake_square(tmp_path: Path) -> Iterator[FakeSquare]:
         CANARY_SQUARE_ACCESS_TOKEN=token, CANARY_STATE_DIR=str(tmp_path), PYTHONUNBUFFERED="1"
     )
     log = tmp_path / "fake-square.log"
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "canary_stream.cli.main", "fake-square", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    popen = spawn_python(
+        ["-m", "canary_stream.cli.main", "fake-square", "--port", str(port)], log, env, cwd=ROOT
+    )
     fake = FakeSquare(f"http://127.0.0.1:{port}", token, popen, log)
     deadline = time.monotonic() + 30
     while True:
