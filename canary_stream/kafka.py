@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,12 +171,19 @@ async def create_topics(settings: Settings) -> tuple[list[str], list[TopicProble
     return created, await check_topics(settings)
 
 
+#: How long ``topics create`` waits for new topics to show in the broker's metadata: seconds
+#: on a fresh broker, longer on one still loading many partitions after a restart.
+TOPIC_METADATA_WAIT_SECONDS = 60.0
+
+
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str]) -> None:
-    for _ in range(50):
+    """Wait until every topic of ``names`` is described (the check after reports the rest)."""
+    deadline = time.monotonic() + TOPIC_METADATA_WAIT_SECONDS
+    while time.monotonic() < deadline:
         partitions, _ = await _describe(admin, names)
         if all(n in partitions for n in names):
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
 
 
 async def require_topics(settings: Settings, short_names: Sequence[str]) -> None:
